@@ -1,0 +1,7 @@
+"""``python -m phoneagent`` runs the command line."""
+
+import sys
+
+from phoneagent.cli import main
+
+sys.exit(main())
