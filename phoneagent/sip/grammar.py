@@ -31,10 +31,12 @@ _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
 # generic-param = token [ EQUAL gen-value ];  gen-value = token / host / quoted-string
 # SEMI = SWS ";" SWS, EQUAL = SWS "=" SWS.  A host may be an IPv6 reference, so the
 # value also admits ":" "[" "]".
-_PARAM_RE = re.compile(
+_PARAM = (
     rf"[ \t]*;[ \t]*([{TOKEN_CHARS}]+)"
     rf"(?:[ \t]*=[ \t]*({QUOTED_STRING}|[{TOKEN_CHARS}:\[\]]+))?[ \t]*"
 )
+_PARAM_RE = re.compile(_PARAM)
+_PARAMS_RE = re.compile(f"(?:{_PARAM})*[ \t]*")
 
 # A comma-separated list element is made of quoted strings, <...> spans and other text.
 _LIST_PIECE_RE = re.compile(r'"(?:[^"\\]|\\.)*"?|<[^>]*>?|,|[^,"<]+', re.DOTALL)
@@ -96,17 +98,13 @@ def parse_parameters(text: str, position: int, context: str) -> Parameters:
     case, and quoted values keep their quotes so that they serialise back
     unchanged.  A flag parameter has the value ``None``.
     """
-    parameters: list[tuple[str, str | None]] = []
-    end = len(text)
-    while position < end:
-        match = _PARAM_RE.match(text, position)
-        if match is None:
-            if not text[position:].strip(" \t"):
-                break
-            raise RemoteProtocolError(f"malformed parameters in {context}: {text[position:]!r}")
-        parameters.append((match.group(1).lower(), match.group(2)))
-        position = match.end()
-    return tuple(parameters)
+    if position >= len(text):
+        return ()
+    # One match validates the whole run; findall then yields the same pieces in order.
+    if _PARAMS_RE.fullmatch(text, position) is None:
+        raise RemoteProtocolError(f"malformed parameters in {context}: {text[position:][:80]!r}")
+    # A value is never empty, so "" from findall means a flag parameter.
+    return tuple((name.lower(), value or None) for name, value in _PARAM_RE.findall(text, position))
 
 
 def format_parameters(parameters: Parameters) -> str:
