@@ -26,6 +26,7 @@ _UNRESERVED = r"A-Za-z0-9\-_.!~*'()"
 _USER = rf"[{_UNRESERVED}&=+$,;?/]+"
 _USER_IN_ADDR_SPEC = rf"[{_UNRESERVED}&=+$/]+"  # no ";" "," "?" outside <>
 _PASSWORD = rf"[{_UNRESERVED}&=+$,]*"
+_PASSWORD_IN_ADDR_SPEC = rf"[{_UNRESERVED}&=+$]*"
 _PARAM_CHARS = rf"[{_UNRESERVED}\[\]/:&+$]+"
 _DEC_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = rf"{_DEC_OCTET}(?:\.{_DEC_OCTET}){{3}}"
@@ -37,7 +38,7 @@ _URI_PARAMS = rf"(?:;{_PARAM_CHARS}(?:={_PARAM_CHARS})?)*"
 
 # SIP-URI without escapes, IPv6 or headers.
 _SIP_URI = rf"sips?:(?:{_USER}(?::{_PASSWORD})?@)?{_HOST}{_PORT}{_URI_PARAMS}"
-_SIP_ADDR_SPEC = rf"sips?:(?:{_USER_IN_ADDR_SPEC}(?::{_PASSWORD})?@)?{_HOST}{_PORT}"
+_SIP_ADDR_SPEC = rf"sips?:(?:{_USER_IN_ADDR_SPEC}(?::{_PASSWORD_IN_ADDR_SPEC})?@)?{_HOST}{_PORT}"
 
 # Header parameters: SEMI token [ EQUAL ( token / quoted-string without quoted-pairs ) ]
 _HEADER_PARAMS = rf'(?:[ \t]*;[ \t]*{_TOKEN}(?:[ \t]*=[ \t]*(?:{_TOKEN}|"[^"\\\r\n]*"))?)*[ \t]*'

@@ -1,0 +1,440 @@
+"""phoneagent's configuration: one TOML file, loaded and validated once at start.
+
+``load_config(path)`` (or ``parse_config(text)``) returns a frozen ``Config`` or
+raises ``ConfigError``, whose ``str()`` is one line naming the key's dotted path
+and its line: ``config error: account.transport (line 7): must be one of udp,
+tcp, tls, not "sctp"``.  Unknown sections and keys are errors too, so a typo
+never passes silently.  ``default_config_text()`` is a commented example.
+
+Keys
+----
+
+| Key                          | Default          | Meaning |
+|------------------------------|------------------|---------|
+| `account.uri`                | required         | address of record, `sip:`/`sips:` with a user |
+| `account.username`           | the URI's user   | user name for digest authentication |
+| `account.password`           | —                | exactly one of `password` and `password_file` |
+| `account.password_file`      | —                | file holding the password (one `\n` is cut) |
+| `account.registrar`          | the URI's domain | registrar URI without user (RFC 3263 lookup) |
+| `account.outbound_proxy`     | `""`             | `sip:`/`sips:` URI all requests go through |
+| `account.transport`          | `"udp"`          | `udp`, `tcp` or `tls`; `sips:` requires `tls` |
+| `account.expires`            | `600`            | registration expiry to ask for, 60..86400 s |
+| `account.keepalive_interval` | `25`             | seconds between keep-alives, 5..3600; 0: none |
+| `network.listen`             | `"0.0.0.0:5060"` | local `ip:port` (`[::]:5060`); port 0: any |
+| `network.dns_servers`        | `[]`             | IPs, `"ip:port"`, `"[ip]:port"`; `[]`: system |
+| `tls.ca_file`                | `""`             | CA bundle; `""`: the system's CAs |
+| `tls.certificate`            | `""`             | for accepting SIP over TLS, with `private_key` |
+| `tls.private_key`            | `""`             | the certificate's key, with `certificate` |
+| `tls.verify_server`          | `true`           | `false` only in a lab (warns at start) |
+| `timers.t1`                  | `0.5`            | RFC 3261 T1 (round-trip estimate), 0.01..10 s |
+| `timers.t2`                  | `4.0`            | RFC 3261 T2 (retransmit cap), t1..60 s |
+| `timers.t4`                  | `5.0`            | RFC 3261 T4 (message lifetime), 0.01..60 s |
+| `hardware.backend`           | `"mock"`         | `pi` (GPIO, ALSA) or `mock` (simulated) |
+| `console.port`               | `"/dev/serial0"` | pyserial port or URL (`loop://`); `""`: off |
+| `console.baudrate`           | `115200`         | console speed, 50..4000000 |
+| `log.level`                  | `"info"`         | `debug`, `info`, `warning` or `error` |
+| `log.sip_trace`              | `false`          | log every SIP message sent and received |
+
+Relative file names are taken relative to the configuration file's directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from phoneagent.config_schema import (
+    ArrayOf,
+    Boolean,
+    ConfigError,
+    FilePath,
+    Integer,
+    KeyLines,
+    Number,
+    RuleContext,
+    Section,
+    Setting,
+    SettingError,
+    Text,
+    build_sections,
+    parse_toml,
+    show,
+    wrong_type,
+)
+from phoneagent.sip import RemoteProtocolError, SipUri, parse_uri
+
+__all__ = [
+    "SECTIONS",
+    "AccountConfig",
+    "Config",
+    "ConfigError",
+    "ConsoleConfig",
+    "HardwareConfig",
+    "HostPort",
+    "LogConfig",
+    "NetworkConfig",
+    "TimerConfig",
+    "TlsConfig",
+    "default_config_text",
+    "load_config",
+    "parse_config",
+]
+
+logger = logging.getLogger(__name__)
+
+Transport = Literal["udp", "tcp", "tls"]
+Backend = Literal["pi", "mock"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    """An IP address (IPv6 without brackets) and a port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    uri: SipUri
+    username: str
+    password: str
+    password_file: Path | None
+    registrar: SipUri
+    outbound_proxy: SipUri | None
+    transport: Transport
+    expires: int
+    keepalive_interval: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    listen: HostPort
+    dns_servers: tuple[HostPort, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    ca_file: Path | None
+    certificate: Path | None
+    private_key: Path | None
+    verify_server: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TimerConfig:
+    t1: float
+    t2: float
+    t4: float
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareConfig:
+    backend: Backend
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    port: str | None
+    baudrate: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: LogLevel
+    sip_trace: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration; ``source`` is the file it came from, if any."""
+
+    account: AccountConfig
+    network: NetworkConfig
+    tls: TlsConfig
+    timers: TimerConfig
+    hardware: HardwareConfig
+    console: ConsoleConfig
+    log: LogConfig
+    source: Path | None = None
+
+
+# -- rules of our own -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SipAddress:
+    """A ``sip:``/``sips:`` URI without headers or password; ``user`` says whether it needs one.
+
+    ``optional``: "" means not set (None).
+    """
+
+    user: Literal["required", "forbidden", "allowed"] = "allowed"
+    optional: bool = False
+
+    def __call__(self, value: object, context: RuleContext, /) -> SipUri | None:
+        if not isinstance(value, str):
+            raise wrong_type("a sip: or sips: URI", value)
+        if not value and self.optional:
+            return None
+        try:
+            uri = parse_uri(value)
+        except RemoteProtocolError as error:
+            raise SettingError(f"not a valid URI: {error.reason}") from None
+        if not isinstance(uri, SipUri):
+            raise SettingError(f"must be a sip: or sips: URI, not {show(value)}")
+        if uri.headers:
+            raise SettingError(f"must not have headers (?…), not {show(value)}")
+        if uri.password is not None:
+            raise SettingError("must not hold a password: use account.password")
+        if self.user == "required" and uri.user is None:
+            raise SettingError(f"needs a user part (sip:alice@example.org), not {show(value)}")
+        if self.user == "forbidden" and uri.user is not None:
+            raise SettingError(f"must not have a user part (RFC 3261 §10.2), not {show(value)}")
+        return uri
+
+
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+
+
+@dataclass(frozen=True)
+class SocketAddress:
+    """``ip:port`` or ``[ipv6]:port``; without ``default_port`` the port is required."""
+
+    default_port: int | None = None
+    minimum_port: int = 0
+
+    def __call__(self, value: object, context: RuleContext, /) -> HostPort:
+        if not isinstance(value, str):
+            raise wrong_type("a string", value)
+        form = '"ip:port" or "[ipv6]:port"' if self.default_port is None else '"ip[:port]"'
+        port_text: str | None
+        if value.startswith("["):
+            host, bracket, rest = value[1:].partition("]")
+            if not bracket or (rest and not rest.startswith(":")):
+                raise SettingError(f"must be {form}, not {show(value)}")
+            port_text = rest[1:] if rest else None
+        elif value.count(":") == 1:
+            host, _, port_text = value.partition(":")
+        else:  # no port, or a bare IPv6 address
+            host, port_text = value, None
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            where = "" if host == value else f" (in {show(value)})"
+            raise SettingError(f"{show(host)} is not an IP address{where}") from None
+        if value.startswith("[") and address.version != 6:
+            raise SettingError(f"only IPv6 addresses go in brackets, not {show(value)}")
+        if port_text is None:
+            if self.default_port is None:
+                raise SettingError(f"must be {form} (the port is missing), not {show(value)}")
+            return HostPort(str(address), self.default_port)
+        port = int(port_text) if _PORT_RE.fullmatch(port_text) else -1
+        if not self.minimum_port <= port <= 65535:
+            raise SettingError(f"port must be {self.minimum_port}..65535, not {show(port_text)}")
+        return HostPort(str(address), port)
+
+
+# -- checks between the keys of a section -----------------------------------------------
+
+
+def _check_account(values: dict[str, Any]) -> None:
+    uri: SipUri = values["uri"]
+    if values["password"] is None and values["password_file"] is None:
+        raise SettingError("required key is missing (or give password_file)", key="password")
+    if values["password"] is not None and values["password_file"] is not None:
+        raise SettingError("give password or password_file, not both", key="password_file")
+    if values["password_file"] is not None:
+        values["password"] = _read_secret(values["password_file"])
+    if values["username"] is None:
+        values["username"] = uri.user
+    if values["registrar"] is None:  # RFC 3261 §10.2.6: the domain of the address of record
+        values["registrar"] = SipUri(uri.scheme, None, None, uri.host, uri.port)
+    for key in ("uri", "registrar", "outbound_proxy"):
+        target = values[key]
+        if target is not None and target.is_secure and values["transport"] != "tls":
+            raise SettingError(
+                f'must be "tls" with the sips: URI in account.{key}, '
+                f"not {show(values['transport'])}",
+                key="transport",
+            )
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise SettingError(f"cannot read {path}: {error.strerror}", key="password_file") from None
+    except UnicodeDecodeError:
+        raise SettingError(f"{path} is not UTF-8 text", key="password_file") from None
+    secret = text.removesuffix("\n").removesuffix("\r")
+    if not secret:
+        raise SettingError(f"{path} is empty", key="password_file")
+    return secret
+
+
+def _check_tls(values: dict[str, Any]) -> None:
+    if values["certificate"] is not None and values["private_key"] is None:
+        raise SettingError("required together with tls.certificate", key="private_key")
+    if values["private_key"] is not None and values["certificate"] is None:
+        raise SettingError("required together with tls.private_key", key="certificate")
+
+
+def _check_timers(values: dict[str, Any]) -> None:
+    if values["t2"] < values["t1"]:
+        raise SettingError(f"must not be less than timers.t1 ({values['t1']:g})", key="t2")
+
+
+# -- the registry: one entry per section, one Config field of the same name -------------
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "account",
+        AccountConfig,
+        (
+            Setting("uri", SipAddress(user="required")),
+            Setting("username", Text(non_empty=True), default=None),
+            Setting("password", Text(non_empty=True), default=None),
+            Setting("password_file", FilePath(optional=False), default=None),
+            Setting("registrar", SipAddress(user="forbidden"), default=None),
+            Setting("outbound_proxy", SipAddress(optional=True), default=""),
+            Setting("transport", Text(choices=("udp", "tcp", "tls")), default="udp"),
+            Setting("expires", Integer(60, 86400), default=600),
+            Setting("keepalive_interval", Integer(5, 3600, also=(0,)), default=25),
+        ),
+        check=_check_account,
+    ),
+    Section(
+        "network",
+        NetworkConfig,
+        (
+            Setting("listen", SocketAddress(), default="0.0.0.0:5060"),
+            Setting("dns_servers", ArrayOf(SocketAddress(53, minimum_port=1)), default=[]),
+        ),
+    ),
+    Section(
+        "tls",
+        TlsConfig,
+        (
+            Setting("ca_file", FilePath(readable=True), default=""),
+            Setting("certificate", FilePath(readable=True), default=""),
+            Setting("private_key", FilePath(readable=True), default=""),
+            Setting("verify_server", Boolean(), default=True),
+        ),
+        check=_check_tls,
+    ),
+    Section(
+        "timers",
+        TimerConfig,
+        (
+            Setting("t1", Number(0.01, 10), default=0.5),
+            Setting("t2", Number(0.01, 60), default=4.0),
+            Setting("t4", Number(0.01, 60), default=5.0),
+        ),
+        check=_check_timers,
+    ),
+    Section(
+        "hardware",
+        HardwareConfig,
+        (Setting("backend", Text(choices=("pi", "mock")), default="mock"),),
+    ),
+    Section(
+        "console",
+        ConsoleConfig,
+        (
+            Setting("port", Text(empty_is_none=True), default="/dev/serial0"),
+            Setting("baudrate", Integer(50, 4_000_000), default=115200),
+        ),
+    ),
+    Section(
+        "log",
+        LogConfig,
+        (
+            Setting("level", Text(choices=("debug", "info", "warning", "error")), default="info"),
+            Setting("sip_trace", Boolean(), default=False),
+        ),
+    ),
+)
+
+
+# -- entry points -----------------------------------------------------------------------
+
+
+def parse_config(text: str, source: Path | None = None) -> Config:
+    """Validate the TOML ``text``; relative file names are relative to ``source``'s directory."""
+    document = parse_toml(text)
+    context = RuleContext(base_dir=None if source is None else source.parent)
+    sections = build_sections(document, SECTIONS, KeyLines.scan(text), context)
+    config = Config(**sections, source=source)
+    if not config.tls.verify_server:
+        logger.warning("tls.verify_server = false: TLS servers are NOT verified (lab use only)")
+    return config
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the configuration file ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")  # tolerate the byte order mark some editors write
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"{path} is not UTF-8 text", line=line) from None
+    return parse_config(text, source=path)
+
+
+_DEFAULT_CONFIG_TEXT = """\
+# phoneagent configuration (TOML).  Lines starting with "# key =" show a default.
+
+[account]
+uri = "sip:alice@example.org"       # address of record (sip: or sips:), required
+# username = "alice"                # default: the user part of uri
+password = "secret"                 # or password_file, not both:
+# password_file = "/etc/phoneagent/secret"
+# registrar = "sip:example.org"     # default: the domain of uri (RFC 3263 lookup)
+outbound_proxy = ""                 # "" or a sip:/sips: URI
+transport = "udp"                   # udp | tcp | tls; a sips: URI requires tls
+expires = 600                       # registration expiry to ask for, 60..86400 s
+keepalive_interval = 25             # seconds, 5..3600; 0 disables
+
+[network]
+listen = "0.0.0.0:5060"             # host:port, IPv6 as "[::]:5060"; port 0: any free port
+dns_servers = []                    # e.g. ["192.0.2.53", "[2001:db8::53]:53"]; []: the system's
+
+[tls]
+ca_file = ""                        # CA bundle; "": the system's CAs
+certificate = ""                    # for accepting SIP over TLS, with private_key
+private_key = ""
+verify_server = true                # false only for lab use (logs a warning)
+
+[timers]                            # RFC 3261 §17, seconds
+t1 = 0.5                            # 0.01..10
+t2 = 4.0                            # t1..60
+t4 = 5.0                            # 0.01..60
+
+[hardware]
+backend = "mock"                    # pi | mock
+
+[console]
+port = "/dev/serial0"               # a pyserial port or URL ("loop://", a pty); "": off
+baudrate = 115200
+
+[log]
+level = "info"                      # debug | info | warning | error
+sip_trace = false                   # log every SIP message
+"""
+
+
+def default_config_text() -> str:
+    """A commented example configuration that loads as it is."""
+    return _DEFAULT_CONFIG_TEXT

@@ -1,0 +1,1 @@
+"""The hardware abstraction layer: every device behind an interface, real or mocked."""
