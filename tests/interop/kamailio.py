@@ -166,8 +166,19 @@ request_route {{
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                "kamailio", "-f", str(config), "-DD", "-E", "-m", "64", "-M", "8",
-                "-P", str(self.workdir / "kamailio.pid"), "-Y", str(self.workdir),
+                "kamailio",
+                "-f",
+                str(config),
+                "-DD",
+                "-E",
+                "-m",
+                "64",
+                "-M",
+                "8",
+                "-P",
+                str(self.workdir / "kamailio.pid"),
+                "-Y",
+                str(self.workdir),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -14,6 +14,7 @@ from phoneagent.sip import (
     COMPACT_FORMS,
     Headers,
     LocalProtocolError,
+    NameAddress,
     Request,
     SipUri,
     header_key,
@@ -360,7 +361,8 @@ def test_typed_views_reflect_add_and_remove() -> None:
     message.headers.set("CSeq", "314160 INVITE")
     message.headers.set("i", "other-call")
     message.headers.set("m", "*")
-    assert [str(address.uri) for address in message.route] == ["sip:p1.example.com;lr"]
+    routes: tuple[NameAddress, ...] = message.route
+    assert [str(route.uri) for route in routes] == ["sip:p1.example.com;lr"]
     assert message.max_forwards == 69
     assert message.cseq.number == 314160
     assert message.call_id == "other-call"

@@ -100,7 +100,7 @@ NOTHING = SalvagedHeaders(method="INVITE", is_request=True)
 ANY = object()  # a salvaged field whose value the case does not pin down
 
 
-def salvage(base: SalvagedHeaders = FULL, **changes: object) -> SalvagedHeaders:
+def salvage(base: SalvagedHeaders = FULL, /, **changes: object) -> SalvagedHeaders:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -150,7 +150,8 @@ def test_empty_datagram_is_not_a_keep_alive() -> None:
 def test_parse_datagram_parses_messages() -> None:
     assert isinstance(parse_datagram(request()), Request)
     assert isinstance(parse_datagram(response()), Response)
-    assert reject(request(start="INVITE sip:bob@biloxi.example.com SIP/2.1"), parse_datagram)
+    error = reject(request(start="INVITE sip:bob@biloxi.example.com SIP/2.1"), parse_datagram)
+    assert error.status_hint == 505
 
 
 # -- valid messages --------------------------------------------------------------------------

@@ -288,7 +288,7 @@ def requests(draw: st.DrawFn) -> tuple[Request, Built]:
 
 
 reasons = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\r\n"), max_size=30
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=30
 )
 
 
