@@ -41,9 +41,10 @@ When not to retry (``answer`` returns None, ``last_failure`` says why):
   challenge is not ``stale=true``: the server rejected the password (RFC 7616
   §3.3: "the username and/or password are invalid").  Retrying would only lock
   the account; the caller reports "authentication failed".
-* ``stale=true`` retries once with the new nonce (nc back to 1) — but a server
-  that calls a nonce stale on its very first use, or sends the same nonce back,
-  is looping, and that is a failure too.
+* ``stale=true`` retries with the new nonce (nc back to 1) — a nonce may well
+  expire between the challenge and our answer (RFC 7616 §3.3) — but a server
+  that sends the same nonce back, or says "stale" more than ``MAX_STALE_RETRIES``
+  times in a row for one realm, is looping, and that is a failure too.
 
 The digest covers the method and the Request-URI as sent (``str(request.uri)``,
 §22.4): the copy is rebuilt from the same URI object, so the start line and the
@@ -75,6 +76,7 @@ log = logging.getLogger(__name__)
 
 #: Random octets in a cnonce (hex-encoded; RFC 7616 §3.4 wants it unpredictable).
 CNONCE_BYTES = 16
+MAX_STALE_RETRIES = 3
 #: nc is 8 hex digits (RFC 7616 §3.4); past this the nonce is used up.
 MAX_NONCE_COUNT = 0xFFFFFFFF
 
@@ -268,6 +270,7 @@ class _RealmState:
     offer: _Offer
     cnonce: str | None
     nonce_count: int = 0  # requests signed with this nonce so far
+    stale_retries: int = 0  # consecutive stale=true challenges answered for this realm
 
     @property
     def key(self) -> tuple[str, str]:
@@ -366,7 +369,11 @@ class DigestClient:
 
         answered: list[_RealmState] = []
         for offer in chosen.values():
-            state = _RealmState(kind.credentials_header, offer, self._new_cnonce(offer))
+            previous = self._states.get((credentials_key, offer.realm))
+            stale_retries = previous.stale_retries + 1 if previous and offer.stale else 0
+            state = _RealmState(
+                kind.credentials_header, offer, self._new_cnonce(offer), 0, stale_retries
+            )
             self._states[state.key] = state
             answered.append(state)
             log.debug(
@@ -398,8 +405,8 @@ class DigestClient:
             )
         if carried_nonce == offer.nonce:
             return f"realm {offer.realm!r} called its own current nonce stale"
-        if state is not None and state.offer.nonce == carried_nonce and state.nonce_count <= 1:
-            return f"realm {offer.realm!r} called a nonce stale on its first use"
+        if state is not None and state.stale_retries >= MAX_STALE_RETRIES:
+            return f"realm {offer.realm!r} said 'stale' {state.stale_retries} times in a row"
         return None
 
     def _evaluate(self, text: str, header: str, reasons: list[str]) -> _Offer | None:

@@ -156,6 +156,9 @@ class UserAgent:
                 contact=contact,
                 instance_id=settings.instance_id,
                 expires=settings.expires,
+                # RFC 5626 §4.2.1: an outbound-capable UA always sends reg-id with its
+                # instance id; a registrar without outbound support ignores both.
+                reg_id=1,
             ),
             make_token,
         )

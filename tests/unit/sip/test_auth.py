@@ -23,6 +23,7 @@ from phoneagent.sip.auth import (
     ALGORITHMS,
     AVAILABLE_ALGORITHMS,
     MAX_NONCE_COUNT,
+    MAX_STALE_RETRIES,
     Credentials,
     DigestClient,
     digest_response,
@@ -527,15 +528,34 @@ def test_second_401_without_stale_means_the_password_was_wrong() -> None:
     assert client.authorize_preemptively(request).headers.get_all("Authorization") == []
 
 
-def test_a_nonce_stale_on_its_first_use_is_a_loop_not_a_retry() -> None:
+def test_a_nonce_stale_on_its_first_use_is_retried() -> None:
+    # The nonce may expire between the challenge and the answer (RFC 7616 §3.3).
     client = bob_client(FakeRandom())
     request = parse_request(REGISTER)
     retry = client.answer(challenge_for(request, 401, MD5_CHALLENGE), request)
     assert retry is not None
     stale = MD5_CHALLENGE.replace("ea9c", "1111") + ", stale=true"
-    assert client.answer(challenge_for(retry, 401, stale), retry) is None
+    again = client.answer(challenge_for(retry, 401, stale), retry)
+    assert again is not None
+    (credentials,) = again.authorization
+    assert credentials.nonce == "11118e88df84f1cec4341ae6cbe5a359"
+    assert credentials.get("nc") == "00000001"
+
+
+def test_stale_said_again_and_again_is_a_loop() -> None:
+    client = bob_client(FakeRandom())
+    request = parse_request(REGISTER)
+    current = client.answer(challenge_for(request, 401, MD5_CHALLENGE), request)
+    assert current is not None
+    for attempt in range(MAX_STALE_RETRIES):
+        stale = MD5_CHALLENGE.replace("ea9c", f"{attempt:04d}") + ", stale=true"
+        answered = client.answer(challenge_for(current, 401, stale), current)
+        assert answered is not None
+        current = answered
+    stale = MD5_CHALLENGE.replace("ea9c", "9999") + ", stale=true"
+    assert client.answer(challenge_for(current, 401, stale), current) is None
     assert client.last_failure is not None
-    assert "first use" in client.last_failure
+    assert "stale" in client.last_failure
 
 
 def test_the_same_nonce_called_stale_is_a_loop() -> None:

@@ -397,3 +397,20 @@ def test_serialise_into_writes_names_as_written() -> None:
     parts: list[str] = []
     Headers([("f", "<sip:a@b>"), ("X-Y", "")]).serialise_into(parts)
     assert parts == ["f: <sip:a@b>", "X-Y: "]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (minor): Headers accepts a value that cannot be written: a lone surrogate "
+    "outside surrogateescape's U+DC80-U+DCFF makes bytes(message) raise UnicodeEncodeError "
+    "instead of the add() raising LocalProtocolError",
+)
+def test_a_value_that_cannot_be_encoded_is_refused_when_added() -> None:
+    headers = Headers()
+    with pytest.raises(LocalProtocolError):
+        headers.add("X-Bad", "\ud800")
+
+
+def test_raw_octets_held_as_surrogate_escapes_are_written_back() -> None:
+    request = Request("OPTIONS", SipUri.parse("sip:a@example.com"), [("X-Raw", "caf\udce9")])
+    assert b"\r\nX-Raw: caf\xe9\r\n" in bytes(request)
