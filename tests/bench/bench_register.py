@@ -105,9 +105,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     arguments = parser.parse_args()
-    print(
-        f"python {sys.version.split()[0]}; {arguments.runs} runs per transport; Kamailio on loopback"
-    )
+    version = sys.version.split()[0]
+    print(f"python {version}; {arguments.runs} runs per transport; Kamailio on loopback")
     with tempfile.TemporaryDirectory(prefix="bench-register-") as directory:
         for transport in ("udp", "tcp", "tls"):
             totals, sip_only = measure(transport, arguments.runs, Path(directory))
