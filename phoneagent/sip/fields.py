@@ -233,7 +233,8 @@ class ReasonHeader:
             raise RemoteProtocolError(f"malformed Reason: {text!r}")
         reason = cls(match.group(1), parse_parameters(text, match.end(), "Reason"))
         cause = parameter_value(reason.parameters, "cause")
-        if cause is not None and not (cause.isascii() and cause.isdigit()):
+        # protocol-cause = "cause" EQUAL cause; cause = 1*DIGIT (SIP codes, Q.850 causes)
+        if cause is not None and not (cause.isascii() and cause.isdigit() and len(cause) <= 5):
             raise RemoteProtocolError(f"Reason cause is not a number: {cause!r}")
         return reason
 
@@ -251,7 +252,29 @@ class ReasonHeader:
 
 
 # Retry-After = "Retry-After" HCOLON delta-seconds [ comment ] *( SEMI retry-param )
-_RETRY_AFTER_RE = re.compile(r"[ \t]*([0-9]+)[ \t]*(\((?:[^()\\]|\\.)*\))?")
+_RETRY_AFTER_RE = re.compile(r"[ \t]*([0-9]+)[ \t]*")
+MAX_COMMENT_DEPTH = 16
+
+
+def _comment_end(text: str, start: int) -> int:
+    """End of the comment opening at ``text[start]`` (§25.1: comments nest, quoted-pairs)."""
+    depth = 0
+    position = start
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "(":
+            depth += 1
+            if depth > MAX_COMMENT_DEPTH:
+                break
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return position + 1
+        position += 1
+    raise RemoteProtocolError(f"unbalanced comment: {text[start:][:60]!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +289,12 @@ class RetryAfter:
         if match is None:
             raise RemoteProtocolError(f"malformed Retry-After: {text!r}")
         seconds = parse_delta_seconds(match.group(1), "Retry-After")
-        comment = match.group(2)
-        return cls(seconds, comment, parse_parameters(text, match.end(), "Retry-After"))
+        position = match.end()
+        comment = None
+        if text.startswith("(", position):
+            end = _comment_end(text, position)
+            comment, position = text[position:end], end
+        return cls(seconds, comment, parse_parameters(text, position, "Retry-After"))
 
     @property
     def duration(self) -> int | None:

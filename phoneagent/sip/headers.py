@@ -228,4 +228,10 @@ def _checked_name(name: str) -> str:
 def _checked_value(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise LocalProtocolError(f"header value contains CR or LF: {value!r}")
+    try:
+        # Octets that arrived as invalid UTF-8 are kept as surrogate escapes and go back
+        # out unchanged; any other lone surrogate could never be sent.
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise LocalProtocolError(f"header value cannot be encoded: {value!r}") from None
     return value

@@ -143,7 +143,8 @@ def _parse_max_forwards(headers: Headers) -> int | None:
     value = headers.get("max-forwards")
     if value is None:
         return None
-    if not value.isascii() or not value.isdigit() or int(value) > 255:
+    digits = value.lstrip("0") or "0"  # RFC 4475 wsinv writes 0068
+    if not value.isascii() or not value.isdigit() or len(digits) > 3 or int(digits) > 255:
         raise RemoteProtocolError(f"Max-Forwards must be 0-255: {value!r}")
     return int(value)
 
@@ -357,6 +358,10 @@ class Response(Message):
             raise LocalProtocolError(f"status code out of range: {status_code}")
         if "\r" in reason or "\n" in reason:
             raise LocalProtocolError("reason phrase contains CR or LF")
+        try:
+            reason.encode(ENCODING, ENCODING_ERRORS)
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"reason phrase cannot be encoded: {reason!r}") from None
         super().__init__(headers, body)
         self.status_code = status_code
         self.reason = reason

@@ -92,7 +92,7 @@ def parse_message(data: bytes) -> Request | Response:
         raise _salvage(RemoteProtocolError("no end of headers (CRLF CRLF)"), data[start:])
     text = head.decode(ENCODING, ENCODING_ERRORS)
     start_line, _, header_text = text.partition("\r\n")
-    is_request = not start_line.startswith("SIP/")
+    is_request = not _is_status_line(start_line)
     entries: list[tuple[str, str, str]] = []
     try:
         message = _parse_start_line(start_line)
@@ -108,8 +108,13 @@ def parse_message(data: bytes) -> Request | Response:
     return message
 
 
+def _is_status_line(line: str) -> bool:
+    """§7.1: "SIP" in the version is case-insensitive, so is this test."""
+    return line[:4].upper() == "SIP/"
+
+
 def _parse_start_line(line: str) -> Request | Response:
-    if line.startswith("SIP/"):
+    if _is_status_line(line):
         # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
         parts = line.split(" ", 2)
         if len(parts) < 2 or _STATUS_CODE_RE.fullmatch(parts[1]) is None:
@@ -237,7 +242,8 @@ def _salvage(
 ) -> RemoteProtocolError:
     """Attach the raw Via/From/To/Call-ID/CSeq values that could be found to ``error``."""
     if not entries:
-        lines = head.decode(ENCODING, ENCODING_ERRORS).split("\r\n")
+        text = head.decode(ENCODING, ENCODING_ERRORS)
+        lines = _FOLD_RE.sub(" ", text).split("\r\n")
         start_line = lines[0]
         entries = []
         for line in lines[1:]:
@@ -246,7 +252,7 @@ def _salvage(
                 name = line[:colon].rstrip(" \t")
                 entries.append((name, header_key(name), line[colon + 1 :].strip(" \t")))
     if is_request is None:
-        is_request = not (start_line or "").startswith("SIP/")
+        is_request = not _is_status_line(start_line or "")
     if not is_request and error.status_hint is not None:
         error = RemoteProtocolError(error.reason, None)
 

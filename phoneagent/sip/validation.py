@@ -13,7 +13,7 @@ does not match is handed at once to the full parser, which either accepts it
 
 The one property that matters — every value these patterns accept is accepted
 by the full parsers — is checked by property tests in
-``tests/unit/sip/test_validation.py``.
+``tests/unit/sip/test_roundtrip.py``.
 """
 
 from __future__ import annotations

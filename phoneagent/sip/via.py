@@ -57,6 +57,12 @@ def _check_host(host: str, what: str) -> str:
     return host
 
 
+def _is_number_up_to(text: str, limit: int) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes "²"), short, and at most ``limit``."""
+    digits = text.lstrip("0") or "0"
+    return text.isascii() and text.isdigit() and len(digits) <= 5 and int(digits) <= limit
+
+
 @dataclass(frozen=True, slots=True)
 class Via:
     """One via-parm.  ``host`` is stored without IPv6 brackets."""
@@ -94,17 +100,24 @@ class Via:
                 received[1:-1] if received.startswith("[") and received.endswith("]") else received
             )
             try:
+                # ipaddress accepts IPv6 zone ids ("fe80::1%eth0"); SIP's grammar does not.
+                if "%" in address:
+                    raise ValueError(address)
                 ipaddress.ip_address(address)
             except ValueError:
                 raise RemoteProtocolError(
-                    f"Via received is not an IP address: {received!r}"
+                    f"Via received is not an IP address: {received[:60]!r}"
                 ) from None
         rport = parameter_value(self.parameters, "rport")
-        if rport is not None and (not rport.isdigit() or int(rport) > 65535):
-            raise RemoteProtocolError(f"bad Via rport: {rport!r}")
+        if rport is not None and not _is_number_up_to(rport, 65535):
+            raise RemoteProtocolError(f"bad Via rport: {rport[:20]!r}")
         ttl = parameter_value(self.parameters, "ttl")
-        if ttl is not None and (not ttl.isdigit() or int(ttl) > 255):
-            raise RemoteProtocolError(f"bad Via ttl: {ttl!r}")
+        if ttl is not None and not _is_number_up_to(ttl, 255):
+            raise RemoteProtocolError(f"bad Via ttl: {ttl[:20]!r}")
+        maddr = parameter_value(self.parameters, "maddr")
+        if maddr is not None:
+            # maddr = host: a name, an IPv4 address or an IPv6 reference (brackets optional).
+            _check_host(f"[{maddr.strip('[]')}]" if ":" in maddr else maddr, "Via maddr")
         if has_parameter(self.parameters, "branch") and not parameter_value(
             self.parameters, "branch"
         ):

@@ -319,12 +319,6 @@ def test_no_answer_to_a_broken_response(start: str) -> None:
     assert make_error_response(error, to_tag="t") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'sip/2.0 200 OK' (a response, RFC 3261 §7.1: the version is "
-    "case-insensitive) is parsed as a request with method 'sip/2.0', so a 400 is built "
-    "to answer a response",
-)
 def test_no_answer_to_a_response_with_a_lowercase_version() -> None:
     head = BROKEN_HEAD.replace(REQUEST_LINE, "sip/2.0 200 OK")
     try:
