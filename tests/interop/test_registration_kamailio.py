@@ -14,6 +14,7 @@ import pytest
 
 from tests.interop.kamailio import KamailioServer
 from tests.interop.phone import PhoneProcess
+from tests.interop.tcp_relay import TcpRelay
 from tests.tls_certs import make_tls_files
 
 pytestmark = pytest.mark.interop
@@ -134,3 +135,29 @@ def test_wrong_password_reports_registration_failed(
         assert event["code"] == "401"
         assert "nope" not in phone.log_tail(100_000)  # the password never reaches the log
         assert kamailio.contacts() == []
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_connection_reset_registers_again(
+    transport: str,
+    kamailio: KamailioServer,
+    tls_files,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """A reset connection (a NAT that forgot us) is noticed at once and the phone registers
+    again over a new connection — not only at the next refresh."""
+    upstream_port = kamailio.tls_port if transport == "tls" else kamailio.port
+    with TcpRelay(("127.0.0.1", upstream_port)) as relay:
+        host = "localhost" if transport == "tls" else "127.0.0.1"
+        config = phone_config(kamailio, transport, tls_files.ca_certificate).replace(
+            f'registrar = "sip:{host}:{upstream_port};',
+            f'registrar = "sip:{host}:{relay.port};',
+        )
+        with PhoneProcess(tmp_path / "phone", config) as phone:
+            phone.wait_event("registered", timeout=10)
+            assert relay.accepted == 1
+            relay.reset_all()
+            reset = time.monotonic()
+            phone.wait_event("registered", timeout=30)
+            assert relay.accepted == 2  # a new connection carried the new REGISTER
+            assert time.monotonic() - reset < 30
