@@ -161,7 +161,8 @@ class Headers:
         self._changed()
 
     def insert_first(self, name: str, value: str) -> None:
-        """Insert a header field before all others of that name (e.g. a new top Via)."""
+        """Insert a header field before all others of that name (e.g. a new top Via);
+        the first of its name goes to the very top (RFC 3261 §7.3.1 puts Via first)."""
         key = header_key(_checked_name(name))
         entry = (name, key, _checked_value(value))
         for index, (_, entry_key, _) in enumerate(self._entries):
@@ -169,7 +170,7 @@ class Headers:
                 self._entries.insert(index, entry)
                 break
         else:
-            self._entries.append(entry)
+            self._entries.insert(0, entry)
         self._changed()
 
     def set(self, name: str, value: str) -> None:

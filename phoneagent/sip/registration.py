@@ -117,6 +117,7 @@ class Registration:
         self._from_tag = make_token()
         self._cseq = 0
         self._contact = settings.contact
+        self._sent_contact = settings.contact  # the Contact of the last REGISTER sent
         self._requested_expires = settings.expires
         self._pending: list[Request] = []
         self._events: list[RegistrationEvent] = []
@@ -196,7 +197,11 @@ class Registration:
             self._register(now)
 
     def address_learnt(self, host: str, port: int, now: float) -> None:
-        """The registrar saw us at host:port (Via received/rport): re-register if new."""
+        """The registrar saw us at host:port (Via received/rport): register that address.
+
+        While a REGISTER is in progress the new Contact goes out right after its 2xx
+        (the binding just granted is the one for the Contact that was sent).
+        """
         contact = self._contact
         if contact.host == host and (contact.port or 5060) == port:
             return
@@ -254,11 +259,14 @@ class Registration:
         refresh_in = max(1.0, min(granted * REFRESH_FRACTION, granted - REFRESH_MARGIN))
         self._timer = now + refresh_in
         self._set_state(RegistrationState.REGISTERED)
-        self._events.append(Registered(granted, str(self._contact)))
+        self._events.append(Registered(granted, str(self._sent_contact)))
+        if self._contact != self._sent_contact:
+            log.info("registering the public address %s learnt meanwhile", self._contact)
+            self._register(now)
 
     def _granted_expiry(self, response: Response) -> int:
         for address in response.contact:
-            if address.uri == self._contact and address.expires is not None:
+            if address.uri == self._sent_contact and address.expires is not None:
                 return address.expires
         if response.expires is not None:
             return response.expires
@@ -294,8 +302,10 @@ class Registration:
     def _build_register(self, expires: int) -> Request:
         settings = self.settings
         self._cseq += 1
+        if expires > 0:
+            self._sent_contact = self._contact  # an un-REGISTER removes what was registered
         contact = NameAddress(
-            self._contact,
+            self._sent_contact,
             None,
             (
                 ("+sip.instance", quote(f"<{settings.instance_id}>")),

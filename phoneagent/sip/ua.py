@@ -50,7 +50,7 @@ from phoneagent.sip.registration import (
     Unregistered,
 )
 from phoneagent.sip.responses import make_error_response, make_response
-from phoneagent.sip.stun import is_stun, make_binding_request, parse_stun
+from phoneagent.sip.stun import StunError, is_stun, make_binding_request, parse_stun
 from phoneagent.sip.transaction import (
     AckReceived,
     RequestReceived,
@@ -176,6 +176,7 @@ class UserAgent:
         self._keepalive_stun_id: bytes | None = None
         self._keepalive_options_key: TransactionKey | None = None
         self._stun_unanswered = 0
+        self._stun_answered_once = False
         self._stopping = False
 
     # -- wiring --------------------------------------------------------------------------
@@ -230,11 +231,16 @@ class UserAgent:
         self._process(now)
 
     def receive_stun(self, data: bytes, source: Peer, now: float) -> None:
-        answer = parse_stun(data)
+        try:
+            answer = parse_stun(data)
+        except StunError as error:  # RFC 5389 §7.3: discarded silently
+            log.debug("malformed STUN from %s: %s", source, error.reason)
+            return
         if answer is None or answer.transaction_id != self._keepalive_stun_id:
             return
         self._keepalive_stun_id = None
         self._stun_unanswered = 0
+        self._stun_answered_once = True
         self._keepalive_answered(now)
         if answer.mapped_address is not None:
             host, port = answer.mapped_address
@@ -376,8 +382,7 @@ class UserAgent:
     def _flush_registration(self, now: float) -> None:
         for request in self.registration.requests_to_send():
             # Credentials for a realm that challenged us before go along at once (§22.3).
-            self.digest.authorize_preemptively(request)
-            self._send_register(request, now)
+            self._send_register(self.digest.authorize_preemptively(request), now)
         while (event := self.registration.next_event()) is not None:
             self._registration_event(event, now)
 
@@ -419,7 +424,8 @@ class UserAgent:
         self._target_index += 1
         if self._target_index >= len(self._targets):
             self._target_index = 0
-            self._events.append(TargetsNeeded())
+            if not self._stopping:  # no DNS lookups on the way out
+                self._events.append(TargetsNeeded())
 
     # -- keep-alives ------------------------------------------------------------------------------
 
@@ -472,7 +478,9 @@ class UserAgent:
 
     def _keepalive_failed(self, now: float) -> None:
         self._keepalive_deadline = None
-        if self._keepalive_mode is KeepAliveMode.STUN:
+        self._keepalive_options_key = None  # a late timeout of that ping means nothing now
+        if self._keepalive_mode is KeepAliveMode.STUN and not self._stun_answered_once:
+            # A registrar that never answered STUN does not speak it: fall back to OPTIONS.
             self._keepalive_stun_id = None
             self._stun_unanswered += 1
             if self._stun_unanswered >= STUN_ATTEMPTS_BEFORE_OPTIONS:
@@ -480,6 +488,8 @@ class UserAgent:
                 self._keepalive_mode = KeepAliveMode.OPTIONS
             self._schedule_keepalive(now)
             return
+        # RFC 5626 §4.4.1/§4.4.2: a keep-alive that went unanswered means the flow failed.
+        self._keepalive_stun_id = None
         log.warning("keep-alive to %s failed: registering again", self.target)
         self.registration.refresh_now("keep-alive failed", now)
         self._flush_registration(now)

@@ -165,10 +165,11 @@ def test_insert_first_goes_before_the_first_of_its_name() -> None:
     assert names == ["v", "Via", "From", "Via", "X-Custom", "route", "Route", "x-custom"]
 
 
-def test_insert_first_of_an_absent_name_appends() -> None:
+def test_insert_first_of_an_absent_name_goes_to_the_top() -> None:
+    # RFC 3261 §7.3.1: Via (the usual use) belongs at the top of the message.
     headers = sample()
     headers.insert_first("Record-Route", "<sip:p.example.com;lr>")
-    assert list(headers)[-1] == ("Record-Route", "<sip:p.example.com;lr>")
+    assert next(iter(headers)) == ("Record-Route", "<sip:p.example.com;lr>")
 
 
 def test_set_replaces_every_field_in_the_place_of_the_first() -> None:
