@@ -130,10 +130,12 @@ def test_wrong_password_reports_registration_failed(
     tls_files,  # type: ignore[no-untyped-def]
 ) -> None:
     config = phone_config(kamailio, "udp", None).replace('password = "secret"', 'password = "nope"')
-    with PhoneProcess(tmp_path / "phone", config) as phone:
+    with PhoneProcess(tmp_path / "phone", config, ("--sip-trace",)) as phone:
         event = phone.wait_event("registration-failed", timeout=10)
         assert event["code"] == "401"
-        assert "nope" not in phone.log_tail(100_000)  # the password never reaches the log
+        log = phone.log_tail(100_000)
+        assert "REGISTER sip:" in log and "WWW-Authenticate: Digest" in log  # --sip-trace
+        assert "nope" not in log  # the password never reaches the log
         assert kamailio.contacts() == []
 
 
