@@ -37,10 +37,13 @@ When not to retry (``answer`` returns None, ``last_failure`` says why):
 
 * no challenge can be answered (no credentials for any challenged realm, no
   supported algorithm, malformed challenges);
-* the challenged request already carried our credentials for that realm and the
-  challenge is not ``stale=true``: the server rejected the password (RFC 7616
-  §3.3: "the username and/or password are invalid").  Retrying would only lock
-  the account; the caller reports "authentication failed".
+* the challenged request carried credentials we computed for that realm's last
+  challenge (nc=1) and the new challenge is not ``stale=true``: the server rejected the
+  password (RFC 7616 §3.3: "the username and/or password are invalid").  Retrying
+  would only lock the account; the caller reports "authentication failed".
+  Pre-emptive credentials (a re-used nonce, nc > 1) that are refused are no verdict
+  on the password — many registrars (Kamailio without nonce counting) refuse re-used
+  nonces, and a restarted one forgets them — so that new challenge is answered.
 * ``stale=true`` retries with the new nonce (nc back to 1) — a nonce may well
   expire between the challenge and our answer (RFC 7616 §3.3) — but a server
   that sends the same nonce back, or says "stale" more than ``MAX_STALE_RETRIES``
@@ -398,6 +401,11 @@ class DigestClient:
     @staticmethod
     def _refusal(offer: _Offer, carried_nonce: str | None, state: _RealmState | None) -> str | None:
         """Why a realm whose credentials the request carried must not be retried."""
+        if state is not None and state.offer.nonce == carried_nonce and state.nonce_count > 1:
+            # Pre-emptive credentials (a nonce re-used, nc > 1) refused: the server does not
+            # take re-used nonces, or forgot them (a restart).  That says nothing about the
+            # password: answer the new challenge; its nc=1 answer is judged normally.
+            return None
         if not offer.stale:
             return (
                 f"credentials of {offer.credentials.username!r} for realm {offer.realm!r} "

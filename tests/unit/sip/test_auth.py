@@ -943,3 +943,23 @@ def test_any_challenge_text_gives_a_request_or_none(values: list[str], status: i
         assert client.last_failure
     else:
         parse_message(bytes(retry))
+
+
+def test_refused_pre_emptive_credentials_are_answered_afresh() -> None:
+    # Kamailio refuses a re-used nonce (nc=2) with a plain 401: not a wrong password.
+    client = bob_client(FakeRandom())
+    request = parse_request(REGISTER)
+    answered = client.answer(challenge_for(request, 401, MD5_CHALLENGE), request)
+    assert answered is not None
+    refresh = client.authorize_preemptively(parse_request(REGISTER))
+    (credentials,) = refresh.authorization
+    assert credentials.get("nc") == "00000002"
+    fresh_challenge = MD5_CHALLENGE.replace("ea9c", "4444")
+    retry = client.answer(challenge_for(refresh, 401, fresh_challenge), refresh)
+    assert retry is not None
+    (credentials,) = retry.authorization
+    assert credentials.get("nc") == "00000001"
+    assert credentials.nonce == "44448e88df84f1cec4341ae6cbe5a359"
+    # That fresh answer refused too: now it is the password.
+    again = MD5_CHALLENGE.replace("ea9c", "5555")
+    assert client.answer(challenge_for(retry, 401, again), retry) is None
