@@ -1,0 +1,1 @@
+"""Media: RTP, RTCP, SRTP, jitter buffer, codecs, DTMF and tones (sans-IO)."""
