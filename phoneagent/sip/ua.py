@@ -35,9 +35,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from phoneagent.sip.address import NameAddress
 from phoneagent.sip.auth import Credentials, DigestClient
 from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.framing import KEEPALIVE_PING
+from phoneagent.sip.invite import (
+    ALLOWED_METHODS,
+    CallManager,
+    CallSettings,
+    ChallengeReceived,
+    OutgoingCall,
+)
 from phoneagent.sip.message import KeepAlive, Request, Response
 from phoneagent.sip.parser import parse_datagram
 from phoneagent.sip.registration import (
@@ -63,12 +71,11 @@ from phoneagent.sip.transaction import (
     TransportFailed,
 )
 from phoneagent.sip.transport import Peer, Transport
-from phoneagent.sip.uri import SipUri
+from phoneagent.sip.uri import SipUri, Uri
 from phoneagent.sip.via import BRANCH_MAGIC_COOKIE, Via
 
 log = logging.getLogger(__name__)
 
-ALLOWED_METHODS = ("OPTIONS",)  # grows as calls land (INVITE, ACK, BYE, CANCEL …)
 ACCEPTED_BODIES = ("application/sdp",)
 SUPPORTED_EXTENSIONS = ("path", "outbound")
 KEEPALIVE_TIMEOUT = 10.0  # RFC 5626 §4.4.1: a pong is expected within 10 s
@@ -162,6 +169,17 @@ class UserAgent:
             ),
             make_token,
         )
+        self.calls = CallManager(
+            self.transactions,
+            contact=NameAddress(contact),
+            make_via=self._make_via,
+            make_token=make_token,
+            settings=CallSettings(
+                user_agent=settings.user_agent,
+                allow=ALLOWED_METHODS,
+            ),
+        )
+        self._call_events: list[object] = []
         self._targets: list[Peer] = []
         self._target_index = 0
         self._register_key: TransactionKey | None = None
@@ -262,6 +280,36 @@ class UserAgent:
 
     # -- output to the adapter ------------------------------------------------------------------
 
+    # -- calls ------------------------------------------------------------------------------
+
+    def dial(self, target: Uri, sdp_offer: bytes, now: float) -> OutgoingCall | None:
+        """Call ``target`` through the registrar/outbound proxy (our current target)."""
+        destination = self.target
+        if destination is None:
+            return None
+        call = self.calls.place_call(
+            target, NameAddress(self.settings.aor), destination, now, sdp_offer=sdp_offer
+        )
+        self._process(now)
+        return call
+
+    def call_events(self) -> list[object]:
+        """Call events (``phoneagent.sip.invite`` events) since the last call."""
+        events, self._call_events = self._call_events, []
+        return events
+
+    def after_call_command(self, now: float) -> None:
+        """Flush what a call command (answer, hangup, dtmf INFO …) queued."""
+        self._process(now)
+
+    def _make_via(self, destination: Peer) -> Via:
+        return Via(
+            destination.transport.via_name,
+            self.local.host,
+            self.local.port,
+            (("branch", f"{BRANCH_MAGIC_COOKIE}{self._make_token()}"), ("rport", None)),
+        )
+
     def actions(self) -> list[SendAction]:
         actions, self._actions = self._actions, []
         return actions
@@ -274,6 +322,7 @@ class UserAgent:
             deadline
             for deadline in (
                 self.transactions.get_timer(),
+                self.calls.get_timer(),
                 self.registration.get_timer(),
                 self._keepalive_at,
                 self._keepalive_deadline,
@@ -284,6 +333,7 @@ class UserAgent:
 
     def handle_timer(self, now: float) -> None:
         self.transactions.handle_timer(now)
+        self.calls.handle_timer(now)
         self._process(now)
         self.registration.handle_timer(now)
         self._flush_registration(now)
@@ -298,6 +348,8 @@ class UserAgent:
         for outgoing in self.transactions.messages_to_send():
             self._send_bytes(bytes(outgoing.message), outgoing.destination)
         while (event := self.transactions.next_event()) is not None:
+            if self.calls.handle_event(event, now):
+                continue
             if isinstance(event, ResponseReceived):
                 self._response(event.key, event.request, event.response, now)
             elif isinstance(event, TransactionTimedOut | TransportFailed):
@@ -309,6 +361,16 @@ class UserAgent:
                 log.debug("ignored %s", type(event).__name__)
         for outgoing in self.transactions.messages_to_send():
             self._send_bytes(bytes(outgoing.message), outgoing.destination)
+        while (call_event := self.calls.next_event()) is not None:
+            if isinstance(call_event, ChallengeReceived) and isinstance(
+                call_event.call, OutgoingCall
+            ):
+                retry = self.digest.answer(call_event.response, call_event.request)
+                call_event.call.retry_with(retry, now)
+                for outgoing in self.transactions.messages_to_send():
+                    self._send_bytes(bytes(outgoing.message), outgoing.destination)
+                continue
+            self._call_events.append(call_event)
 
     def _request(self, key: TransactionKey, request: Request, now: float) -> None:
         if request.method == "OPTIONS":

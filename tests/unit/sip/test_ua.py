@@ -31,6 +31,7 @@ from phoneagent.sip.stun import is_stun, make_binding_request, make_binding_resp
 from phoneagent.sip.transaction import TimerSettings
 from phoneagent.sip.transport import Peer, Transport
 from phoneagent.sip.ua import (
+    ALLOWED_METHODS,
     KEEPALIVE_TIMEOUT,
     RegistrationChanged,
     SendAction,
@@ -382,7 +383,7 @@ def test_options_to_the_phone_is_answered_200_with_its_capabilities() -> None:
     response, destination = single_response(phone)
     assert response.status_code == 200
     assert destination == CALLER
-    assert response.allow == ("OPTIONS",)
+    assert response.allow == ALLOWED_METHODS
     assert response.headers.get("accept") == "application/sdp"
     assert set(response.supported) == {"path", "outbound"}
     assert response.to.tag  # §8.2.6.2
@@ -408,7 +409,7 @@ def test_an_unknown_method_gets_501_with_allow(method: str) -> None:
     response, destination = single_response(phone)
     assert response.status_code == 501
     assert destination == CALLER
-    assert response.allow == ("OPTIONS",)
+    assert response.allow == ALLOWED_METHODS
     assert response.cseq.method == method
 
 
