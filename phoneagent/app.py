@@ -22,6 +22,7 @@ from phoneagent.aio.sip_transport import (
     make_client_tls_context,
     make_server_tls_context,
 )
+from phoneagent.call_control import CallControl
 from phoneagent.config import Config
 from phoneagent.console import CommandRegistry, CommandResult, ConsoleProtocol, format_event
 from phoneagent.hal.serial import SerialPort
@@ -58,6 +59,7 @@ class Phone:
         self._stopped = asyncio.Event()
         self._relocating = False
         self.registration = "unregistered"
+        self.calls: CallControl | None = None
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class Phone:
             tls_server_name=target_uri.host,
         )
         self.ua = UserAgent(settings, local)
+        self.calls = CallControl(config, self.ua, self._console_event, self._pump)
         await self._start_console()
         log.info("phoneagent: %s over %s from %s", account.uri, transport.value, local)
         now = self.loop.time()
@@ -119,7 +122,9 @@ class Phone:
         return list(target_list)
 
     async def stop(self) -> None:
-        """Unregister (bounded by STOP_TIMEOUT), then release everything."""
+        """Hang up, unregister (bounded by STOP_TIMEOUT), then release everything."""
+        if self.calls is not None:
+            self.calls.close()
         if self.ua is not None:
             self.ua.stop(self.loop.time())
             self._pump()
@@ -143,6 +148,11 @@ class Phone:
             return
         commands = CommandRegistry()
         commands.register("status", self._status, "", "registration, address and call state")
+        assert self.calls is not None
+        commands.register("dial", self.calls.dial, "TARGET", "call digits or a sip:/sips:/tel: URI")
+        commands.register("answer", self.calls.answer, "", "answer the ringing call")
+        commands.register("hangup", self.calls.hangup, "", "end or cancel the call")
+        commands.register("dtmf", self.calls.dtmf, "DIGITS", "send DTMF (RFC 4733) in the call")
         self.console = ConsoleProtocol(commands)
         self.serial = SerialPort(port, self.config.console.baudrate, self._console_input)
         await self.serial.open()
@@ -155,7 +165,8 @@ class Phone:
 
     def _status(self, args: list[str]) -> CommandResult:
         address = str(self.ua.local.host_port) if self.ua is not None else ""
-        return CommandResult.ok(registration=self.registration, address=address, call="idle")
+        call = self.calls.state if self.calls is not None else "idle"
+        return CommandResult.ok(registration=self.registration, address=address, call=call)
 
     def _console_event(self, name: str, **fields: object) -> None:
         if self.serial is not None:
@@ -199,6 +210,10 @@ class Phone:
         ua = self.ua
         if ua is None or self.transports is None:
             return
+        if self.calls is not None:
+            for call_event in ua.call_events():
+                self.calls.handle_event(call_event)
+            ua.after_call_command(self.loop.time())
         for action in ua.actions():
             if self.config.log.sip_trace and action.data.strip(b"\r\n"):
                 sip_trace.info(

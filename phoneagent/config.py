@@ -34,6 +34,13 @@ Keys
 | `console.baudrate`           | `115200`         | console speed, 50..4000000 |
 | `log.level`                  | `"info"`         | `debug`, `info`, `warning` or `error` |
 | `log.sip_trace`              | `false`          | log every SIP message sent and received |
+| `media.codecs`               | `["PCMU", "PCMA"]` | offered and accepted, in our order |
+| `media.ptime`                | `20`             | packetisation in ms: 10, 20, 30 or 40 |
+| `media.rtp_ports`            | `[]`             | `[first, last]` even RTP ports; `[]`: any |
+| `media.play`                 | `"tone:1000"`    | a call sends `tone:HZ`, `silence`, `file:PATH` |
+| `media.record`               | `""`             | WAV file a call's received audio is written to |
+| `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
+| `phone.auto_answer_delay`    | `0`              | seconds before an automatic answer, 0..600 |
 
 Relative file names are taken relative to the configuration file's directory.
 """
@@ -154,6 +161,21 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaConfig:
+    codecs: tuple[str, ...]
+    ptime: int
+    rtp_ports: tuple[int, int] | None
+    play: str
+    record: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneConfig:
+    auto_answer: bool
+    auto_answer_delay: float
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; ``source`` is the file it came from, if any."""
 
@@ -164,6 +186,8 @@ class Config:
     hardware: HardwareConfig
     console: ConsoleConfig
     log: LogConfig
+    media: MediaConfig
+    phone: PhoneConfig
     source: Path | None = None
 
 
@@ -293,6 +317,32 @@ def _check_timers(values: dict[str, Any]) -> None:
         raise SettingError(f"must not be less than timers.t1 ({values['t1']:g})", key="t2")
 
 
+def _check_media(values: dict[str, Any]) -> None:
+    if values["ptime"] not in (10, 20, 30, 40):
+        raise SettingError("must be 10, 20, 30 or 40", key="ptime")
+    codecs = values["codecs"]
+    if not codecs:
+        raise SettingError("needs at least one codec", key="codecs")
+    values["codecs"] = tuple(codecs)
+    ports = values["rtp_ports"]
+    if not ports:
+        values["rtp_ports"] = None
+    elif len(ports) != 2 or ports[0] % 2 or ports[1] <= ports[0] + 1:
+        raise SettingError("must be [first, last]: an even first port below last", key="rtp_ports")
+    else:
+        values["rtp_ports"] = (ports[0], ports[1])
+    play = values["play"]
+    if not (play == "silence" or play.startswith(("tone:", "file:"))):
+        raise SettingError('must be "silence", "tone:HZ" or "file:PATH"', key="play")
+    if play.startswith("tone:"):
+        try:
+            frequency = float(play[5:])
+        except ValueError:
+            raise SettingError(f"not a frequency: {play[5:]!r}", key="play") from None
+        if not 50 <= frequency <= 3900:
+            raise SettingError("tone frequency must be 50..3900 Hz", key="play")
+
+
 # -- the registry: one entry per section, one Config field of the same name -------------
 
 SECTIONS: tuple[Section, ...] = (
@@ -360,6 +410,27 @@ SECTIONS: tuple[Section, ...] = (
         (
             Setting("level", Text(choices=("debug", "info", "warning", "error")), default="info"),
             Setting("sip_trace", Boolean(), default=False),
+        ),
+    ),
+    Section(
+        "media",
+        MediaConfig,
+        (
+            Setting("codecs", ArrayOf(Text(choices=("PCMU", "PCMA"))), default=["PCMU", "PCMA"]),
+            Setting("ptime", Integer(10, 40), default=20),
+            Setting("rtp_ports", ArrayOf(Integer(1024, 65535)), default=[]),
+            # Until the handset lands: what the phone sends and where what it hears goes.
+            Setting("play", Text(non_empty=True), default="tone:1000"),
+            Setting("record", Text(empty_is_none=True), default=""),
+        ),
+        check=_check_media,
+    ),
+    Section(
+        "phone",
+        PhoneConfig,
+        (
+            Setting("auto_answer", Boolean(), default=False),
+            Setting("auto_answer_delay", Number(0, 600), default=0),
         ),
     ),
 )
@@ -432,6 +503,17 @@ baudrate = 115200
 [log]
 level = "info"                      # debug | info | warning | error
 sip_trace = false                   # log every SIP message
+
+[media]
+codecs = ["PCMU", "PCMA"]           # offered and accepted, in this order
+ptime = 20                          # ms of audio per packet: 10, 20, 30 or 40
+rtp_ports = []                      # [first, last] even RTP ports; [] lets the OS choose
+play = "tone:1000"                  # what a call sends until the handset lands
+record = ""                         # a WAV file for what the call receives; "" for none
+
+[phone]
+auto_answer = false                 # intercom: answer incoming calls by themselves
+auto_answer_delay = 0               # seconds to ring before answering
 """
 
 

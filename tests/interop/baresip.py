@@ -1,6 +1,7 @@
 """baresip 1.0 (Debian ``baresip``) as the far-end phone, headless, on loopback.
 
-Its microphone is ``ausine`` (a sine of a chosen frequency), its loudspeaker is
+Its microphone is ``aufile`` playing a WAV of a sine of a chosen frequency (baresip's
+``ausine`` insists on 48 kHz), its loudspeaker is
 ``aubridge`` (nothing), and ``sndfile`` records every call's decoded audio to WAV
 files in ``recordings``, so a test can check what baresip heard.  It is driven
 through ``ctrl_tcp``: netstrings of JSON commands in, netstrings of JSON events
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import wave
+from array import array
 from pathlib import Path
 
 from tests.interop.kamailio import free_port
@@ -51,13 +55,13 @@ class BaresipPeer:
             f"sip_listen\t\t127.0.0.1:{self.sip_port}\n"
             "net_interface\t\t127.0.0.1\n"
             "dns_server\t\t127.0.0.1:53\n"
-            f"audio_source\t\tausine,{tone_hz}\n"
+            f"audio_source\t\taufile,{self._write_tone(tone_hz)}\n"
             "audio_player\t\taubridge,nil\n"
             "audio_alert\t\taubridge,nil\n"
             f"rtp_ports\t\t{rtp_first & ~1}-{(rtp_first & ~1) + 40}\n"
             "module_path\t\t/usr/lib/baresip/modules\n"
             "module\t\t\tg711.so\n"
-            "module\t\t\tausine.so\n"
+            "module\t\t\taufile.so\n"
             "module\t\t\taubridge.so\n"
             "module\t\t\tsndfile.so\n"
             "module_app\t\taccount.so\n"
@@ -72,6 +76,18 @@ class BaresipPeer:
         self.control: socket.socket | None = None
         self._buffer = b""
         self.events: list[dict[str, object]] = []
+
+    def _write_tone(self, frequency: int, seconds: int = 60) -> Path:
+        """An 8 kHz mono 16-bit WAV of a sine (aufile loops it)."""
+        path = self.workdir / f"tone-{frequency}.wav"
+        step = 2 * math.pi * frequency / 8000
+        samples = array("h", (int(8000 * math.sin(step * n)) for n in range(8000 * seconds)))
+        with wave.open(str(path), "wb") as audio:
+            audio.setnchannels(1)
+            audio.setsampwidth(2)
+            audio.setframerate(8000)
+            audio.writeframes(samples.tobytes())
+        return path
 
     @property
     def uri(self) -> str:

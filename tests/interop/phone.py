@@ -59,6 +59,18 @@ class PhoneProcess:
         )
         log.close()
 
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Until the console answers: opening the port discards what was typed before."""
+        deadline = time.monotonic() + timeout
+        while True:
+            os.write(self.master, b"help\r\n")
+            try:
+                self.wait_line(lambda line: line.startswith("ok commands="), 0.3)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
     # -- console -------------------------------------------------------------------------
 
     def _read_lines(self, timeout: float) -> None:
@@ -81,10 +93,10 @@ class PhoneProcess:
         while True:
             while seen < len(self.lines):
                 line = self.lines[seen]
-                seen += 1
                 if predicate(line):
-                    del self.lines[:seen]
+                    del self.lines[seen]  # other lines stay for later waits
                     return line
+                seen += 1
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(
@@ -136,6 +148,7 @@ class PhoneProcess:
 
     def __enter__(self) -> PhoneProcess:
         self.start()
+        self.wait_ready()
         return self
 
     def __exit__(self, *exc: object) -> None:

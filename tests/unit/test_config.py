@@ -182,6 +182,13 @@ VALID: list[tuple[str, str, str, object]] = [
     ("log", "level", '"warning"', "warning"),
     ("log", "level", '"error"', "error"),
     ("log", "sip_trace", "true", True),
+    ("media", "codecs", '["PCMA"]', ("PCMA",)),
+    ("media", "ptime", "30", 30),
+    ("media", "rtp_ports", "[16384, 16483]", (16384, 16483)),
+    ("media", "play", '"tone:440"', "tone:440"),
+    ("media", "record", '"in.wav"', "in.wav"),
+    ("phone", "auto_answer", "true", True),
+    ("phone", "auto_answer_delay", "2.5", 2.5),
 ]
 
 
@@ -340,6 +347,18 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("log", "level", '"INFO"', 'must be one of debug, info, warning, error, not "INFO"'),
     ("log", "sip_trace", '"yes"', 'must be true or false, not a string ("yes")'),
     ("log", "sip_trace", "{}", "must be true or false, not a table"),
+    ("media", "codecs", '["G729"]', 'must be one of PCMU, PCMA, not "G729"'),
+    ("media", "ptime", "25", "must be 10, 20, 30 or 40"),
+    (
+        "media",
+        "rtp_ports",
+        "[16385, 16483]",
+        "must be [first, last]: an even first port below last",
+    ),
+    ("media", "play", '"tone:99999"', "tone frequency must be 50..3900 Hz"),
+    ("media", "record", "1", "must be a string, not an integer (1)"),
+    ("phone", "auto_answer", '"yes"', 'must be true or false, not a string ("yes")'),
+    ("phone", "auto_answer_delay", "-1", "must be a number from 0 to 600, not -1"),
 ]
 
 
@@ -543,14 +562,14 @@ def test_certificate_and_private_key_come_together(
             'acount (line 1): unknown section (did you mean "account"?)',
         ),
         (
-            "[media]\ncodecs = []\n",
-            "media (line 1): unknown section "
-            "(known: account, network, tls, timers, hardware, console, log)",
+            "[video]\ncodecs = []\n",
+            "video (line 1): unknown section "
+            "(known: account, network, tls, timers, hardware, console, log, media, phone)",
         ),
         (
             "debug = true\n",
             "debug (line 1): unknown top-level key "
-            "(known: account, network, tls, timers, hardware, console, log)",
+            "(known: account, network, tls, timers, hardware, console, log, media, phone)",
         ),
         (
             "[account.sip]\nport = 5\n",

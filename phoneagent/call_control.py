@@ -1,0 +1,362 @@
+"""Calls on the running phone: console commands, SIP call events, and each call's media.
+
+Application wiring in the spirit of ``app.py`` (one asyncio loop owns the I/O):
+``dial``/``answer``/``hangup``/``dtmf`` come from the console, call events from
+``UserAgent.call_events()``; a call's RTP ports are opened when its SDP is built,
+its ``MediaSession`` starts once offer and answer are both known, and everything
+is closed when the call ends.  Until the handset lands, a call's audio comes from
+``[media] play`` and what it receives is written to ``[media] record``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from phoneagent.aio.rtp_transport import RtpPorts
+from phoneagent.config import Config
+from phoneagent.console import CommandResult
+from phoneagent.media.dtmf import DtmfError, DtmfRelay
+from phoneagent.media.session import MediaSession
+from phoneagent.sdp.model import SessionDescription
+from phoneagent.sdp.offer_answer import (
+    MediaPolicy,
+    NegotiatedMedia,
+    answer_offer,
+    build_offer,
+    process_answer,
+)
+from phoneagent.sip.errors import RemoteProtocolError
+from phoneagent.sip.invite import (
+    CallAnswered,
+    CallEnded,
+    CallRinging,
+    IncomingCall,
+    IncomingCallReceived,
+    InfoReceived,
+    OutgoingCall,
+    ReofferReceived,
+)
+from phoneagent.sip.ua import UserAgent
+from phoneagent.sip.uri import SipUri, TelUri, Uri, parse_uri
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[..., None]  # (event name, **fields) to the console
+
+
+def tone_source(frequency: float, sample_rate: int = 8000) -> Callable[[int], bytes]:
+    """A phase-continuous sine at -10 dBm0-ish for the far end to detect."""
+    position = 0
+    step = 2 * math.pi * frequency / sample_rate
+
+    def read(samples: int) -> bytes:
+        nonlocal position
+        values = [int(8000 * math.sin(step * (position + i))) for i in range(samples)]
+        position += samples
+        return b"".join(value.to_bytes(2, "little", signed=True) for value in values)
+
+    return read
+
+
+def file_source(path: Path) -> Callable[[int], bytes]:
+    """Loop a WAV file (8 kHz mono 16-bit) or raw 16-bit little-endian PCM."""
+    if path.suffix.lower() == ".wav":
+        with wave.open(str(path), "rb") as audio:
+            data = audio.readframes(audio.getnframes())
+    else:
+        data = path.read_bytes()
+    data = data or b"\0\0"
+    position = 0
+
+    def read(samples: int) -> bytes:
+        nonlocal position
+        wanted = samples * 2
+        out = bytearray()
+        while len(out) < wanted:
+            chunk = data[position : position + wanted - len(out)]
+            out += chunk
+            position = (position + len(chunk)) % len(data)
+        return bytes(out)
+
+    return read
+
+
+@dataclass
+class ActiveCall:
+    call: OutgoingCall | IncomingCall
+    ports: RtpPorts | None = None
+    offer: SessionDescription | None = None  # ours, when we offered
+    remote_offer: SessionDescription | None = None  # theirs, when they offered
+    media: MediaSession | None = None
+    timer: asyncio.TimerHandle | None = None
+    recorder: wave.Wave_write | None = None
+    version: int = 1
+    session_id: int = field(default_factory=lambda: random.randrange(1, 2**31))
+
+
+class CallControl:
+    def __init__(self, config: Config, ua: UserAgent, emit: Emit, pump: Callable[[], None]) -> None:
+        self.config = config
+        self.ua = ua
+        self.emit = emit
+        self.pump = pump
+        self.loop = asyncio.get_running_loop()
+        self.policy = MediaPolicy(codecs=config.media.codecs, ptime=config.media.ptime)
+        self.active: ActiveCall | None = None
+
+    @property
+    def state(self) -> str:
+        if self.active is None:
+            return "idle"
+        return "connected" if self.active.media is not None else "setup"
+
+    # -- console commands --------------------------------------------------------------------
+
+    def dial(self, args: list[str]) -> CommandResult:
+        if self.active is not None:
+            return CommandResult.fail("busy", "a call is in progress")
+        try:
+            target = self._target(args[0])
+        except RemoteProtocolError as error:
+            return CommandResult.fail("bad-target", error.reason)
+        self.loop.create_task(self._dial(target))
+        return CommandResult.ok(target=str(target))
+
+    def answer(self, args: list[str]) -> CommandResult:
+        active = self.active
+        if active is None or not isinstance(active.call, IncomingCall) or active.media:
+            return CommandResult.fail("no-incoming-call")
+        self.loop.create_task(self._answer(active))
+        return CommandResult.ok()
+
+    def hangup(self, args: list[str]) -> CommandResult:
+        if self.active is None:
+            return CommandResult.fail("no-call")
+        self.active.call.hangup(self.loop.time())
+        self.ua.after_call_command(self.loop.time())
+        self.pump()
+        return CommandResult.ok()
+
+    def dtmf(self, args: list[str]) -> CommandResult:
+        active = self.active
+        if active is None or active.media is None:
+            return CommandResult.fail("no-call")
+        try:
+            active.media.send_dtmf(args[0], self.loop.time())
+        except (ValueError, DtmfError) as error:
+            return CommandResult.fail("bad-digits", str(error))
+        self._arm_media(active)
+        return CommandResult.ok(digits=args[0])
+
+    def _target(self, text: str) -> Uri:
+        domain = self.config.account.uri.host
+        if text.replace("*", "").replace("#", "").replace("+", "").isdigit():
+            return parse_uri(f"sip:{text.replace('#', '%23')}@{domain}")
+        uri = parse_uri(text)
+        if isinstance(uri, TelUri):
+            return uri.to_sip(domain)
+        if not isinstance(uri, SipUri):
+            raise RemoteProtocolError(f"cannot call a {uri.scheme}: URI", 416)
+        return uri
+
+    # -- call set-up ---------------------------------------------------------------------------
+
+    async def _open_ports(self) -> RtpPorts:
+        def on_rtp(data: bytes, source: tuple[str, int], now: float) -> None:
+            active = self.active
+            if active is not None and active.media is not None:
+                active.media.receive_rtp(data, source, now)
+                self._media_events(active)
+
+        def on_rtcp(data: bytes, source: tuple[str, int], now: float) -> None:
+            pass  # RTCP reports are read once the statistics land
+
+        return await RtpPorts.open(self.ua.local.host, self.config.media.rtp_ports, on_rtp, on_rtcp)
+
+    async def _dial(self, target: Uri) -> None:
+        ports = await self._open_ports()
+        active = ActiveCall(call=None)  # type: ignore[arg-type]  # set right below
+        offer = build_offer(
+            self.policy, self.ua.local.host, ports.rtp_port, active.session_id, active.version
+        )
+        call = self.ua.dial(target, bytes(offer), self.loop.time())
+        if call is None:
+            ports.close()
+            self.emit("ended", reason="failed", code=503)
+            return
+        active.call, active.ports, active.offer = call, ports, offer
+        self.active = active
+        self.pump()
+
+    async def _answer(self, active: ActiveCall) -> None:
+        if active.remote_offer is None:
+            active.call.hangup(self.loop.time())
+            return
+        ports = await self._open_ports()
+        active.ports = ports
+        try:
+            answer, negotiated = answer_offer(
+                active.remote_offer, self.policy, self.ua.local.host, ports.rtp_port,
+                active.session_id, active.version,
+            )
+        except RemoteProtocolError as error:
+            log.warning("cannot answer the offer: %s", error.reason)
+            assert isinstance(active.call, IncomingCall)
+            active.call.reject(error.status_hint or 488, self.loop.time())
+            self.ua.after_call_command(self.loop.time())
+            self.pump()
+            return
+        assert isinstance(active.call, IncomingCall)
+        active.call.answer(bytes(answer), self.loop.time())
+        self.ua.after_call_command(self.loop.time())
+        if negotiated is not None:
+            self._start_media(active, negotiated)
+        self.emit("connected")
+        self.pump()
+
+    # -- call events ---------------------------------------------------------------------------
+
+    def handle_event(self, event: object) -> None:
+        now = self.loop.time()
+        log.debug("call event %s", type(event).__name__)
+        if isinstance(event, IncomingCallReceived) and isinstance(event.call, IncomingCall):
+            self._incoming(event.call, event.sdp, now)
+        elif isinstance(event, CallRinging):
+            self.emit("ringing")
+        elif isinstance(event, CallAnswered):
+            current = self.active
+            if current is None or current.offer is None or not event.sdp:
+                return
+            try:
+                negotiated = process_answer(current.offer, SessionDescription.parse(event.sdp))
+            except RemoteProtocolError as error:
+                log.warning("unusable answer: %s", error.reason)
+                event.call.hangup(now)
+                return
+            self._start_media(current, negotiated)
+            self.emit("connected")
+        elif isinstance(event, ReofferReceived):
+            self._reoffer(event, now)
+        elif isinstance(event, InfoReceived):
+            if event.content_type.lower() == DtmfRelay.CONTENT_TYPE:
+                try:
+                    self.emit("dtmf", digit=DtmfRelay.parse(event.body).digit)
+                except (DtmfError, RemoteProtocolError):
+                    log.info("unreadable dtmf-relay body")
+        elif isinstance(event, CallEnded):
+            self._ended(event)
+
+    def _incoming(self, call: IncomingCall, sdp: bytes | None, now: float) -> None:
+        if self.active is not None:
+            call.reject(486, now)  # one call at a time until call waiting lands
+            return
+        active = ActiveCall(call=call)
+        if sdp:
+            try:
+                active.remote_offer = SessionDescription.parse(sdp)
+            except RemoteProtocolError:
+                call.reject(400, now)
+                return
+        self.active = active
+        call.ring(now)
+        self.emit("incoming", **{"from": str(call.remote_identity.uri)})
+        if self.config.phone.auto_answer:
+            self.loop.call_later(
+                self.config.phone.auto_answer_delay,
+                lambda: self.loop.create_task(self._answer(active)),
+            )
+
+    def _reoffer(self, event: ReofferReceived, now: float) -> None:
+        active = self.active
+        if active is None or active.ports is None or not event.sdp:
+            event.call.reject_reoffer(now)
+            return
+        try:
+            offer = SessionDescription.parse(event.sdp)
+            active.version += 1
+            answer, negotiated = answer_offer(
+                offer, self.policy, self.ua.local.host, active.ports.rtp_port,
+                active.session_id, active.version,
+            )
+        except RemoteProtocolError:
+            event.call.reject_reoffer(now)
+            return
+        event.call.accept_reoffer(bytes(answer), now)
+        if negotiated is not None and active.media is not None:
+            active.media.update(negotiated)
+        self.ua.after_call_command(now)
+
+    def _ended(self, event: CallEnded) -> None:
+        active = self.active
+        if active is None or active.call is not event.call:
+            return
+        self.active = None
+        if active.timer is not None:
+            active.timer.cancel()
+        if active.ports is not None:
+            active.ports.close()
+        if active.recorder is not None:
+            active.recorder.close()
+        fields: dict[str, object] = {"reason": str(event.reason)}
+        if event.code is not None:
+            fields["code"] = event.code
+        self.emit("ended", **fields)
+
+    # -- media -------------------------------------------------------------------------------------
+
+    def _start_media(self, active: ActiveCall, negotiated: NegotiatedMedia) -> None:
+        play = self.config.media.play
+        if play.startswith("tone:"):
+            source = tone_source(float(play[5:]), negotiated.clock_rate)
+        elif play.startswith("file:"):
+            source = file_source(Path(play[5:]))
+        else:
+            source = lambda samples: b"\0\0" * samples  # noqa: E731
+        recorder = None
+        if self.config.media.record:
+            # Open for the call's lifetime; closed in _ended/close.
+            recorder = wave.open(self.config.media.record, "wb")  # noqa: SIM115
+            recorder.setnchannels(1)
+            recorder.setsampwidth(2)
+            recorder.setframerate(negotiated.clock_rate)
+        active.recorder = recorder
+        sink = recorder.writeframes if recorder is not None else (lambda pcm: None)
+        active.media = MediaSession(negotiated, source, sink, self.loop.time())
+        self._arm_media(active)
+
+    def _arm_media(self, active: ActiveCall) -> None:
+        if active.timer is not None:
+            active.timer.cancel()
+        if active.media is not None:
+            active.timer = self.loop.call_at(active.media.next_deadline(), self._media_due, active)
+
+    def _media_due(self, active: ActiveCall) -> None:
+        active.timer = None
+        if self.active is not active or active.media is None or active.ports is None:
+            return
+        for data, destination in active.media.handle_timer(self.loop.time()):
+            active.ports.send_rtp(data, destination)
+        self._media_events(active)
+        self._arm_media(active)
+
+    def _media_events(self, active: ActiveCall) -> None:
+        if active.media is None:
+            return
+        while (event := active.media.next_event()) is not None:
+            self.emit("dtmf", digit=event.digit)
+
+    def close(self) -> None:
+        if self.active is not None:
+            self.active.call.hangup(self.loop.time())
+            if self.active.ports is not None:
+                self.active.ports.close()
+            if self.active.recorder is not None:
+                self.active.recorder.close()
+            self.active = None
