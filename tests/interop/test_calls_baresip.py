@@ -9,6 +9,7 @@ than 60 ms (DESIGN of issue 4: missing, one-way or choppy audio fails).
 
 from __future__ import annotations
 
+import socket
 import time
 import wave
 from pathlib import Path
@@ -137,3 +138,67 @@ def test_busy_far_end(tmp_path: Path) -> None:
         ended = phone.wait_event("ended")
         assert ended["reason"] in ("busy", "declined")
         assert ended["code"] in ("486", "603")
+
+
+def connected_call(bob: BaresipPeer, phone: PhoneProcess) -> None:
+    assert phone.command(f"dial {bob.uri}").startswith("ok")
+    bob.wait_event("CALL_INCOMING")
+    bob.command("accept")
+    phone.wait_event("connected")
+    bob.wait_event("CALL_ESTABLISHED")
+
+
+def test_dtmf_both_ways(tmp_path: Path) -> None:
+    with (
+        BaresipPeer(tmp_path / "baresip", tone_hz=BARESIP_TONE) as bob,
+        PhoneProcess(tmp_path / "phone", config(bob, tmp_path / "heard.wav")) as phone,
+    ):
+        connected_call(bob, phone)
+        for digit in "5#":
+            assert phone.command(f"dtmf {digit}") == f"ok digits={digit}"
+            assert bob.wait_event("CALL_DTMF_START")["param"] == digit
+            time.sleep(0.3)
+        for digit in "7*":
+            bob.command("sndcode", digit)  # RFC 4733 telephone-events from baresip
+            assert phone.wait_event("dtmf") == {"digit": digit}
+        phone.command("hangup")
+        phone.wait_event("ended")
+
+
+def test_reinvite_and_options_mid_call_leave_audio_unbroken(tmp_path: Path) -> None:
+    heard = tmp_path / "phone-heard.wav"
+    with BaresipPeer(tmp_path / "baresip", tone_hz=BARESIP_TONE) as bob:
+        with PhoneProcess(tmp_path / "phone", config(bob, heard)) as phone:
+            connected_call(bob, phone)
+            time.sleep(1.0)
+            # An OPTIONS to the phone in the middle of the call (a keep-alive of some PBX).
+            port = int(phone.command("status").split("address=127.0.0.1:")[1].split()[0])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                probe.settimeout(5)
+                probe.sendto(options_request(probe.getsockname()[1], port), ("127.0.0.1", port))
+                assert probe.recv(4096).startswith(b"SIP/2.0 200")
+            # A re-INVITE from the far end: hold (a=sendonly), then resume.
+            bob.command("hold")
+            time.sleep(0.5)
+            bob.command("resume")
+            time.sleep(1.5)
+            assert "call=connected" in phone.command("status")
+            phone.command("hangup")
+            phone.wait_event("ended")
+        # Both re-INVITEs (hold, resume) reached the phone and were answered.
+        assert phone.log_tail(2_000_000).count("call event ReofferReceived") == 2
+        windows = tone_windows(heard, BARESIP_TONE, PHONE_TONE)
+        # Audio before the hold and after the resume carries baresip's tone.
+        assert sum(windows[10:50]) >= 38, "audio broken before the hold"
+        assert sum(windows[-40:]) >= 36, "audio did not come back after the re-INVITE"
+
+
+def options_request(local_port: int, phone_port: int) -> bytes:
+    return (
+        f"OPTIONS sip:alice@127.0.0.1:{phone_port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-midcall;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:pbx@127.0.0.1>;tag=m1\r\n"
+        "To: <sip:alice@127.0.0.1>\r\nCall-ID: midcall-options\r\nCSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
