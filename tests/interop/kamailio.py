@@ -103,6 +103,7 @@ tcp_connection_lifetime=3605
 mpath="{modules_dir()}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
+loadmodule "rr.so"
 loadmodule "pv.so"
 loadmodule "maxfwd.so"
 loadmodule "usrloc.so"
@@ -135,8 +136,21 @@ request_route {{
         if (!save("location")) {{ sl_reply_error(); }}
         exit;
     }}
-    if (is_method("OPTIONS")) {{ sl_send_reply("200", "OK"); exit; }}
-    sl_send_reply("404", "Not Here");
+    # A proxy for calls between registered phones (RFC 3261 §16, loose routing).
+    if (has_totag()) {{
+        if (loose_route()) {{ t_relay(); exit; }}
+        if (is_method("ACK") && t_check_trans()) {{ t_relay(); }}
+        exit;
+    }}
+    if (is_method("CANCEL")) {{ if (t_check_trans()) {{ t_relay(); }} exit; }}
+    if (is_method("OPTIONS") && uri == myself && $rU == $null) {{
+        sl_send_reply("200", "OK"); exit;
+    }}
+    record_route();
+    if (uri == myself) {{
+        if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+    }}
+    if (!t_relay()) {{ sl_reply_error(); }}
 }}
 """
 

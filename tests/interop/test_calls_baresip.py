@@ -18,6 +18,7 @@ import pytest
 
 from phoneagent.media.goertzel import goertzel_power, signal_power
 from tests.interop.baresip import BaresipPeer
+from tests.interop.kamailio import KamailioServer
 from tests.interop.phone import PhoneProcess
 
 pytestmark = pytest.mark.interop
@@ -202,3 +203,56 @@ def options_request(local_port: int, phone_port: int) -> bytes:
         "To: <sip:alice@127.0.0.1>\r\nCall-ID: midcall-options\r\nCSeq: 1 OPTIONS\r\n"
         "Content-Length: 0\r\n\r\n"
     ).encode()
+
+
+def test_calls_through_kamailio_both_directions(tmp_path: Path) -> None:
+    """Both phones register with Kamailio; each calls the other through it (record-routed)."""
+    kamailio = KamailioServer(tmp_path / "kamailio", users={"alice": "secret", "bob": "bobpw"})
+    with kamailio:
+        proxy = f"sip:127.0.0.1:{kamailio.port}"
+        account = (
+            f'<sip:bob@127.0.0.1>;auth_pass=bobpw;outbound="{proxy}";regint=600;answermode=manual'
+        )
+        heard = tmp_path / "phone-heard.wav"
+        phone_config = (
+            "[account]\n"
+            'uri = "sip:alice@127.0.0.1"\n'
+            'password = "secret"\n'
+            f'registrar = "{proxy}"\n'
+            "[network]\n"
+            'listen = "127.0.0.1:0"\n'
+            "[media]\n"
+            f'play = "tone:{PHONE_TONE}"\n'
+            f'record = "{heard}"\n'
+        )
+        with (
+            BaresipPeer(tmp_path / "baresip", tone_hz=BARESIP_TONE, account=account) as bob,
+            PhoneProcess(tmp_path / "phone", phone_config) as phone,
+        ):
+            phone.wait_event("registered")
+            deadline = time.monotonic() + 10  # baresip may register before we listen to it
+            while not kamailio.contacts("bob") and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert kamailio.contacts("bob"), "baresip did not register"
+            # phoneagent -> Kamailio -> baresip
+            assert phone.command(f"dial sip:bob@127.0.0.1:{kamailio.port}").startswith("ok")
+            bob.wait_event("CALL_INCOMING")
+            bob.command("accept")
+            phone.wait_event("connected")
+            time.sleep(2.5)
+            bob.command("hangup")  # the BYE comes back along the record-routed path
+            assert phone.wait_event("ended")["reason"] == "remote-hangup"
+            assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard (outgoing)")
+            # baresip -> Kamailio -> phoneagent
+            bob.command("dial", f"sip:alice@127.0.0.1:{kamailio.port}")
+            phone.wait_event("incoming")
+            assert phone.command("answer") == "ok"
+            phone.wait_event("connected")
+            bob.wait_event("CALL_ESTABLISHED")
+            time.sleep(1.5)
+            assert phone.command("hangup") == "ok"
+            assert phone.wait_event("ended")["reason"] == "local-hangup"
+            bob.wait_event("CALL_CLOSED")
+        assert_clean_audio(
+            newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
+        )
