@@ -138,9 +138,12 @@ def test_rfc3711_b2_aes_cm_keystream() -> None:
     assert len(keystream) // 16 - 1 == 0xFF01  # the last printed counter is ...ff01
 
 
-def test_rfc3711_b1_aes_f8_not_supported() -> None:
+def test_rfc3711_b1_aes_f8_is_refused_cleanly() -> None:
+    # AES-f8 (RFC 3711 B.1) is not implemented: no SDES suite in use offers it, so an
+    # offer of it must be declined with the policy error the SDP layer handles.
     assert corpus("rfc3711-appendix-B.json")["B.1_AES_f8"]
-    pytest.skip("AES-f8 (RFC 3711 B.1) is not implemented: no SDES suite we offer uses it")
+    with pytest.raises(SrtpPolicyError):
+        suite_by_name("F8_128_HMAC_SHA1_80")
 
 
 # -- RFC 7714 §16/§17 (session keys given; the transform alone) ----------------------------------
