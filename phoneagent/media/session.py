@@ -96,7 +96,9 @@ class MediaSession:
         self.dtmf_receiver.handle_timer(now)
         self._collect_dtmf_events()
         out: list[tuple[bytes, Address]] = []
-        owed = int((now - self._start) / self.ptime) + 1 - self._frames_sent
+        # Frames due up to now; the epsilon keeps a wake-up exactly at a deadline from
+        # rounding to "not yet" (and the adapter from re-arming the same instant forever).
+        owed = int((now - self._start) / self.ptime + 1e-6) + 1 - self._frames_sent
         if owed > MAX_CATCH_UP:
             log.debug("media schedule restarted after a %d-frame stall", owed)
             self.sender.skip(self.frame_samples * (owed - 1))

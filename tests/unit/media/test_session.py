@@ -1,0 +1,117 @@
+"""MediaSession on a fake clock: pacing, symmetric RTP, SSRC changes, DTMF in the stream."""
+
+from __future__ import annotations
+
+import random
+
+from phoneagent.media.dtmf import TelephoneEvent
+from phoneagent.media.rtp import RtpPacket
+from phoneagent.media.session import MediaSession
+from phoneagent.sdp.offer_answer import MediaPolicy, answer_offer, build_offer, process_answer
+
+SDP_ADDRESS = ("127.0.0.1", 40000)  # where the far end's SDP says to send
+
+
+def negotiated():  # type: ignore[no-untyped-def]
+    policy = MediaPolicy()
+    offer = build_offer(policy, "127.0.0.1", 30000, 1, 1)
+    answer, _ = answer_offer(offer, policy, SDP_ADDRESS[0], SDP_ADDRESS[1], 2, 1)
+    return process_answer(offer, answer)
+
+
+def session(heard: list[bytes] | None = None, now: float = 100.0) -> MediaSession:
+    sink = heard.append if heard is not None else (lambda pcm: None)
+    return MediaSession(
+        negotiated(), lambda samples: b"\x01\x00" * samples, sink, now, random.Random(7)
+    )
+
+
+def far_end_packet(ssrc: int, sequence: int, timestamp: int, payload_type: int = 0) -> bytes:
+    return bytes(RtpPacket(payload_type, sequence, timestamp, ssrc, b"\xff" * 160))
+
+
+def test_frames_follow_an_absolute_schedule() -> None:
+    media = session(now=100.0)
+    sent = []
+    now = 100.0
+    for _ in range(50):
+        now = media.next_deadline()
+        sent += media.handle_timer(now + 0.003)  # every wake-up 3 ms late: no drift
+    assert len(sent) == 50
+    assert abs(media.next_deadline() - (100.0 + 50 * 0.020)) < 1e-9
+    packets = [RtpPacket.parse(data) for data, _ in sent]
+    assert [p.sequence for p in packets] == [(packets[0].sequence + i) % 65536 for i in range(50)]
+    assert all(
+        (b.timestamp - a.timestamp) % 2**32 == 160
+        for a, b in zip(packets, packets[1:], strict=False)
+    )
+    assert packets[0].marker and not any(p.marker for p in packets[1:])
+
+
+def test_a_late_wake_up_sends_the_owed_frames_at_once() -> None:
+    media = session(now=0.0)
+    media.handle_timer(0.0)
+    assert len(media.handle_timer(0.065)) == 3  # frames due at 20, 40 and 60 ms
+
+
+def test_symmetric_rtp_sends_where_the_media_comes_from() -> None:
+    media = session()
+    (_, destination), *_ = media.handle_timer(100.0)
+    assert destination == SDP_ADDRESS
+    behind_nat = ("127.0.0.1", 51234)
+    for index in range(3):
+        media.receive_rtp(
+            far_end_packet(0x1234, 10 + index, 1000 + 160 * index), behind_nat, 100.01
+        )
+    assert media.handle_timer(100.02)[0][1] == behind_nat
+
+
+def test_an_ssrc_change_is_followed_without_a_gap() -> None:
+    heard: list[bytes] = []
+    media = session(heard)
+    for index in range(5):
+        media.receive_rtp(far_end_packet(0xAAAA, 100 + index, 160 * index), SDP_ADDRESS, 100.0)
+    before = len(heard)
+    for index in range(5):  # a B2BUA switched the source: new SSRC, sequence and timestamp
+        media.receive_rtp(far_end_packet(0xBBBB, 7000 + index, 9_000_000), SDP_ADDRESS, 100.1)
+    assert before >= 4
+    assert len(heard) - before >= 4  # the new source's audio plays from (nearly) its first packet
+
+
+def test_dtmf_replaces_audio_and_keeps_the_stream_ssrc() -> None:
+    media = session()
+    audio = RtpPacket.parse(media.handle_timer(100.0)[0][0])
+    media.send_dtmf("5", 100.0)
+    events = []
+    now = 100.0
+    for _ in range(20):
+        now = media.next_deadline()
+        for data, _ in media.handle_timer(now):
+            packet = RtpPacket.parse(data)
+            assert packet.ssrc == audio.ssrc
+            if packet.payload_type == 101:
+                events.append((packet, TelephoneEvent.parse(packet.payload)))
+    assert events, "no telephone-event packets"
+    assert events[0][0].marker
+    assert {event.event for _, event in events} == {5}
+    assert len({packet.timestamp for packet, _ in events}) == 1  # one event, one timestamp
+    assert sum(event.end for _, event in events) == 3  # the end packet three times
+
+
+def test_telephone_events_received_become_one_digit() -> None:
+    media = session()
+    for sequence, duration in enumerate((160, 320, 480, 640, 640, 640)):
+        end = duration == 640
+        payload = bytes(TelephoneEvent(9, end, 10, duration))
+        packet = RtpPacket(101, 500 + sequence, 8000, 0x77, payload, marker=sequence == 0)
+        media.receive_rtp(bytes(packet), SDP_ADDRESS, 100.0 + sequence * 0.02)
+    assert media.next_event() is not None
+    assert media.next_event() is None
+
+
+def test_malformed_packets_are_dropped() -> None:
+    heard: list[bytes] = []
+    media = session(heard)
+    media.receive_rtp(b"\x00" * 5, SDP_ADDRESS, 100.0)
+    media.receive_rtp(b"\x80" + b"\x00" * 3, SDP_ADDRESS, 100.0)
+    assert heard == []
