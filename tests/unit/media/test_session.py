@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from phoneagent.media.dtmf import TelephoneEvent
