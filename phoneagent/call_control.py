@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from phoneagent.aio.resolver import locate
 from phoneagent.aio.rtp_transport import RtpPorts
 from phoneagent.config import Config
 from phoneagent.console import CommandResult
@@ -43,6 +44,7 @@ from phoneagent.sip.invite import (
     OutgoingCall,
     ReofferReceived,
 )
+from phoneagent.sip.transport import Peer, Transport
 from phoneagent.sip.ua import UserAgent
 from phoneagent.sip.uri import SipUri, TelUri, Uri, parse_uri
 
@@ -180,13 +182,24 @@ class CallControl:
 
         return await RtpPorts.open(self.ua.local.host, self.config.media.rtp_ports, on_rtp, on_rtcp)
 
+    async def _next_hop(self, target: Uri) -> Peer | None:
+        """RFC 3261 §8.1.2: the outbound proxy if configured, else the target's own server."""
+        account = self.config.account
+        if account.outbound_proxy is not None or not isinstance(target, SipUri):
+            return None  # the UA's target: the outbound proxy (or registrar)
+        transport = Transport(account.transport)
+        nameservers = [(server.host, server.port) for server in self.config.network.dns_servers]
+        targets = await locate(target, {transport}, transport, nameservers or None)
+        return next(iter(targets), None)
+
     async def _dial(self, target: Uri) -> None:
+        destination = await self._next_hop(target)
         ports = await self._open_ports()
         active = ActiveCall(call=None)  # type: ignore[arg-type]  # set right below
         offer = build_offer(
             self.policy, self.ua.local.host, ports.rtp_port, active.session_id, active.version
         )
-        call = self.ua.dial(target, bytes(offer), self.loop.time())
+        call = self.ua.dial(target, bytes(offer), self.loop.time(), destination)
         if call is None:
             ports.close()
             self.emit("ended", reason="failed", code=503)

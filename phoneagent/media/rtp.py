@@ -461,18 +461,10 @@ class RtpVerdict(Enum):
     @property
     def passes(self) -> bool:
         """Whether packets are passed on with this verdict."""
-        return self in _PASSING
+        return self.name in _PASSING
 
 
-_PASSING = frozenset(
-    {
-        RtpVerdict.ACCEPTED,
-        RtpVerdict.REORDERED,
-        RtpVerdict.RESTARTED,
-        RtpVerdict.VALIDATED,
-        RtpVerdict.SOURCE_CHANGED,
-    }
-)
+_PASSING = frozenset({"ACCEPTED", "REORDERED", "RESTARTED", "VALIDATED", "SOURCE_CHANGED"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,9 @@ class MediaSession:
         result = self.receiver.receive_datagram(data, now)
         if not result.packets:
             return
-        if not self._learnt_remote or source != self.remote:
+        if source[1] == 0:
+            pass  # a source port of 0 cannot be answered: keep the address we have
+        elif not self._learnt_remote or source != self.remote:
             if source != self.remote:
                 log.info("symmetric RTP: sending to %s:%d, where the media comes from", *source)
             self.remote = source

@@ -282,9 +282,12 @@ class UserAgent:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def dial(self, target: Uri, sdp_offer: bytes, now: float) -> OutgoingCall | None:
-        """Call ``target`` through the registrar/outbound proxy (our current target)."""
-        destination = self.target
+    def dial(
+        self, target: Uri, sdp_offer: bytes, now: float, destination: Peer | None = None
+    ) -> OutgoingCall | None:
+        """Call ``target``, sent to ``destination`` (RFC 3263's answer for it) or, when
+        None, to our registrar/outbound proxy target."""
+        destination = destination or self.target
         if destination is None:
             return None
         call = self.calls.place_call(

@@ -17,7 +17,14 @@ SCENARIOS = Path(__file__).resolve().parent / "sipp"
 class SippPeer:
     """One SIPp run of ``scenario`` (a file in tests/interop/sipp) as a server on 127.0.0.1."""
 
-    def __init__(self, scenario: str, workdir: Path, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        scenario: str,
+        workdir: Path,
+        timeout: float = 30.0,
+        keys: dict[str, str] | None = None,
+        media_port: int | None = None,
+    ) -> None:
         if shutil.which("sipp") is None:
             raise FileNotFoundError("sipp is not installed (apt-get install sip-tester)")
         self.scenario = SCENARIOS / scenario
@@ -25,6 +32,14 @@ class SippPeer:
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.timeout = timeout
+        if keys:
+            # SIPp 3.6's -key keywords are not accepted in message bodies: fill them in here.
+            text = self.scenario.read_text()
+            for key, value in keys.items():
+                text = text.replace(f"[{key}]", value)
+            self.scenario = workdir / self.scenario.name
+            self.scenario.write_text(text)
+        self.media_port = media_port
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -9,6 +9,7 @@ than 60 ms (DESIGN of issue 4: missing, one-way or choppy audio fails).
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 import wave
@@ -16,10 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from phoneagent.media.codecs import CODECS
 from phoneagent.media.goertzel import goertzel_power, signal_power
+from phoneagent.media.rtp import RtpPacket
+from phoneagent.media.tones import sine
 from tests.interop.baresip import BaresipPeer
 from tests.interop.kamailio import KamailioServer
 from tests.interop.phone import PhoneProcess
+from tests.interop.sipp import SippPeer
 
 pytestmark = pytest.mark.interop
 
@@ -256,3 +261,72 @@ def test_calls_through_kamailio_both_directions(tmp_path: Path) -> None:
         assert_clean_audio(
             newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
         )
+
+
+def test_symmetric_rtp_with_a_far_end_whose_rtp_comes_from_elsewhere(tmp_path: Path) -> None:
+    """SIPp answers with an SDP naming port X; the far end's RTP comes from port Y."""
+    sdp_port_socket = udp_socket()  # X: what the SDP says
+    media_socket = udp_socket()  # Y: where the far end's RTP really comes from
+    silent_registrar = udp_socket()
+    sdp_port = sdp_port_socket.getsockname()[1]
+    heard = tmp_path / "heard.wav"
+    try:
+        with SippPeer(
+            "uas_rtp_elsewhere.xml", tmp_path / "sipp", keys={"sdp_port": str(sdp_port)}
+        ) as peer:
+            time.sleep(0.2)
+            phone_config = (
+                "[account]\n"
+                'uri = "sip:alice@127.0.0.1"\n'
+                'password = "unused"\n'
+                # A registrar that never answers: SIPp plays only the called party.
+                f'registrar = "sip:127.0.0.1:{silent_registrar.getsockname()[1]}"\n'
+                "[network]\n"
+                'listen = "127.0.0.1:0"\n'
+                "[media]\n"
+                f'record = "{heard}"\n'
+            )
+            with PhoneProcess(tmp_path / "phone", phone_config) as phone:
+                phone.command(f"dial sip:sipp@127.0.0.1:{peer.port}")
+                phone.wait_event("connected")
+                invite = (tmp_path / "sipp" / "messages.log").read_text()
+                phone_rtp_port = int(re.search(r"m=audio (\d+) ", invite).group(1))  # type: ignore[union-attr]
+                time.sleep(0.3)
+                before = drain(sdp_port_socket)  # the phone follows the SDP until RTP comes
+                # The far end's RTP (PCMA, 600 Hz) from port Y, 2 s of it.
+                codec = CODECS.create("PCMA", 8000)
+                start = time.monotonic()
+                for index in range(100):
+                    pcm = sine(BARESIP_TONE, 160, start=160 * index)
+                    packet = RtpPacket(8, index, 160 * index, 0xFEED, codec.encode(pcm))
+                    media_socket.sendto(bytes(packet), ("127.0.0.1", phone_rtp_port))
+                    time.sleep(max(0.0, start + 0.02 * (index + 1) - time.monotonic()))
+                late = drain(sdp_port_socket)
+                answered = drain(media_socket)
+                phone.command("hangup")
+                phone.wait_event("ended")
+            assert peer.wait() == 0, peer.report()
+        assert before > 0, "the phone never sent to the SDP's port first"
+        assert late <= 2, f"{late} RTP packets still went to the SDP's port"
+        assert answered >= 90, f"only {answered} of the phone's RTP packets reached port Y"
+        assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
+    finally:
+        for sock in (sdp_port_socket, media_socket, silent_registrar):
+            sock.close()
+
+
+def udp_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    return sock
+
+
+def drain(sock: socket.socket) -> int:
+    count = 0
+    while True:
+        try:
+            sock.recv(2048)
+        except BlockingIOError:
+            return count
+        count += 1

@@ -607,3 +607,16 @@ def test_last_sender_report_and_delay() -> None:
     assert receiver.last_sender_report == 0x4567_89AB
     assert receiver.delay_since_last_sender_report(2.25) == int(1.25 * 65536)
     assert receiver.delay_since_last_sender_report(0.5) == 0  # clock went back: no negative
+
+
+def test_held_packet_before_the_wrap_is_counted() -> None:
+    receiver = RtpReceiver(8000)
+    assert receiver.receive(packet(65535, 0), 0.0).verdict is RtpVerdict.PROBATION
+    result = receiver.receive(packet(0, 160), 0.02)
+    assert [p.sequence for p in result.packets] == [65535, 0]
+    source = receiver.source
+    assert source is not None
+    assert (source.expected, source.received, source.cumulative_lost) == (2, 2, 0)
+    assert receiver.receive(packet(65535, 0), 0.03).verdict is RtpVerdict.DUPLICATE
+    receiver.receive(packet(2, 480), 0.06)
+    assert (source.expected, source.cumulative_lost) == (4, 0)  # the duplicate counts (§6.4.1)
