@@ -14,6 +14,7 @@ import asyncio
 import logging
 import math
 import random
+import time
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,7 +179,9 @@ class CallControl:
                 self._media_events(active)
 
         def on_rtcp(data: bytes, source: tuple[str, int], now: float) -> None:
-            pass  # RTCP reports are read once the statistics land
+            active = self.active
+            if active is not None and active.media is not None:
+                active.media.receive_rtcp(data, source, now)
 
         return await RtpPorts.open(self.ua.local.host, self.config.media.rtp_ports, on_rtp, on_rtcp)
 
@@ -216,8 +219,12 @@ class CallControl:
         active.ports = ports
         try:
             answer, negotiated = answer_offer(
-                active.remote_offer, self.policy, self.ua.local.host, ports.rtp_port,
-                active.session_id, active.version,
+                active.remote_offer,
+                self.policy,
+                self.ua.local.host,
+                ports.rtp_port,
+                active.session_id,
+                active.version,
             )
         except RemoteProtocolError as error:
             log.warning("cannot answer the offer: %s", error.reason)
@@ -295,8 +302,12 @@ class CallControl:
             offer = SessionDescription.parse(event.sdp)
             active.version += 1
             answer, negotiated = answer_offer(
-                offer, self.policy, self.ua.local.host, active.ports.rtp_port,
-                active.session_id, active.version,
+                offer,
+                self.policy,
+                self.ua.local.host,
+                active.ports.rtp_port,
+                active.session_id,
+                active.version,
             )
         except RemoteProtocolError:
             event.call.reject_reoffer(now)
@@ -313,6 +324,10 @@ class CallControl:
         self.active = None
         if active.timer is not None:
             active.timer.cancel()
+        if active.media is not None and active.ports is not None:
+            data, destination = active.media.goodbye(self.loop.time())
+            active.ports.send_rtcp(data, destination)
+            log.info("call statistics: %s", active.media.call_statistics())
         if active.ports is not None:
             active.ports.close()
         if active.recorder is not None:
@@ -341,7 +356,9 @@ class CallControl:
             recorder.setframerate(negotiated.clock_rate)
         active.recorder = recorder
         sink = recorder.writeframes if recorder is not None else (lambda pcm: None)
-        active.media = MediaSession(negotiated, source, sink, self.loop.time())
+        active.media = MediaSession(
+            negotiated, source, sink, self.loop.time(), wall_clock=time.time
+        )
         self._arm_media(active)
 
     def _arm_media(self, active: ActiveCall) -> None:
@@ -354,8 +371,11 @@ class CallControl:
         active.timer = None
         if self.active is not active or active.media is None or active.ports is None:
             return
-        for data, destination in active.media.handle_timer(self.loop.time()):
+        now = self.loop.time()
+        for data, destination in active.media.handle_timer(now):
             active.ports.send_rtp(data, destination)
+        for data, destination in active.media.rtcp_due(now):
+            active.ports.send_rtcp(data, destination)
         self._media_events(active)
         self._arm_media(active)
 

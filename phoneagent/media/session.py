@@ -16,8 +16,13 @@ it returns the datagrams to send.
   came from, whatever the SDP said — the cure for one-way audio behind NAT.
 * Received packets go through ``RtpReceiver`` (RFC 3550 A.1 sequence tracking,
   SSRC changes followed, duplicates dropped); telephone-events go to
-  ``DtmfReceiver``; audio is decoded and handed to the sink.  Malformed packets
-  are dropped and counted, never raised.
+  ``DtmfReceiver``; audio goes into the ``JitterBuffer``, and at every frame tick
+  one frame comes out — decoded, or concealed when it was lost.  Malformed
+  packets are dropped and counted, never raised.
+* RTCP (RFC 3550 §6): SR while we send, RR otherwise, with the report block
+  about the far end's stream, at ``RtcpScheduler``'s randomised intervals, to
+  the far end's RTCP address (learnt symmetrically too); its reports feed the
+  per-call ``CallStatistics`` (loss, jitter, RTT); ``goodbye()`` makes the BYE.
 """
 
 from __future__ import annotations
@@ -29,7 +34,18 @@ from dataclasses import dataclass
 
 from phoneagent.media.codecs import CODECS
 from phoneagent.media.dtmf import DigitStarted, DtmfReceiver, DtmfSender
-from phoneagent.media.rtp import RtpReceiver, RtpSender
+from phoneagent.media.jitter import JitterBuffer
+from phoneagent.media.rtcp import (
+    ReportBlock,
+    RtcpCompound,
+    RtcpScheduler,
+    SenderInfo,
+    SenderReport,
+    make_compound,
+    ntp_timestamp,
+)
+from phoneagent.media.rtp import MediaPacketError, RtpReceiver, RtpSender
+from phoneagent.media.stats import CallStatistics
 from phoneagent.sdp.offer_answer import NegotiatedMedia
 
 log = logging.getLogger(__name__)
@@ -53,8 +69,15 @@ class MediaSession:
         sink: AudioSink,
         now: float,
         rng: random.Random | None = None,
+        *,
+        wall_clock: Callable[[], float] | None = None,
+        cname: str = "phoneagent",
     ) -> None:
         rng = rng or random.SystemRandom()
+        # The NTP time in sender reports is wall-clock time; the caller passes a clock so
+        # that this module reads none itself (DESIGN.md principle 1).
+        self._wall_clock = wall_clock or (lambda: 0.0)
+        self.cname = cname
         self.negotiated = negotiated
         chosen = negotiated.formats[0]
         self.codec = CODECS.create(chosen.codec.name, chosen.codec.clock_rate)
@@ -74,6 +97,14 @@ class MediaSession:
         event_type = negotiated.telephone_event_payload_type
         self.dtmf_sender = DtmfSender(event_type) if event_type is not None else None
         self.dtmf_receiver = DtmfReceiver(self.clock_rate)
+        self.jitter = JitterBuffer(self.clock_rate, self.frame_samples)
+        self.rtcp_remote: Address = (
+            negotiated.remote_rtcp_address,
+            negotiated.remote_rtcp_port or negotiated.remote_port + 1,
+        )
+        self.rtcp = RtcpScheduler(now, rng)
+        self.statistics = CallStatistics()
+        self._sent_since_report = False
         self._start = now
         self._frames_sent = 0
         self._learnt_remote = False
@@ -84,7 +115,7 @@ class MediaSession:
     # -- outgoing --------------------------------------------------------------------------
 
     def next_deadline(self) -> float:
-        deadlines = [self._start + self._frames_sent * self.ptime]
+        deadlines = [self._start + self._frames_sent * self.ptime, self.rtcp.next_deadline]
         if self.dtmf_sender is not None and (timer := self.dtmf_sender.get_timer()) is not None:
             deadlines.append(timer)
         if (timer := self.dtmf_receiver.get_timer()) is not None:
@@ -117,16 +148,86 @@ class MediaSession:
             )
             out.append((bytes(rtp), self.remote))
         for _ in range(max(0, owed)):
+            self._play_one_frame(now)
             pcm = self.source(self.frame_samples)
             if self.dtmf_sender is not None and (dtmf_packets or self.dtmf_sender.busy):
                 self.sender.skip(self.frame_samples)  # the event replaces this audio
             elif self.can_send:
                 packet = self.sender.packetize(self.codec.encode(pcm), self.frame_samples, now=now)
                 out.append((bytes(packet), self.remote))
+                self._sent_since_report = True
             else:
                 self.sender.skip(self.frame_samples)
             self._frames_sent += 1
         return out
+
+    def _play_one_frame(self, now: float) -> None:
+        frame = self.jitter.get(now)
+        if frame is None:
+            return  # still buffering
+        if frame.missing:
+            self.sink(self.codec.conceal(self.frame_samples))
+            return
+        decoder = self.decoders.get(frame.payload_type) if frame.payload_type is not None else None
+        if decoder is None:
+            self.dropped += 1
+            return
+        self.sink(decoder.decode(frame.payload))
+
+    def rtcp_due(self, now: float) -> list[tuple[bytes, Address]]:
+        """The RTCP compound due at ``now``, if any (SR or RR with SDES CNAME)."""
+        if not self.rtcp.due(now):
+            return []
+        data = bytes(self._compound(now))
+        self.rtcp.sent(now, len(data))
+        return [(data, self.rtcp_remote)]
+
+    def goodbye(self, now: float, reason: str | None = None) -> tuple[bytes, Address]:
+        """The RTCP BYE to send when the call ends (§6.6)."""
+        return bytes(self._compound(now, goodbye=True, reason=reason)), self.rtcp_remote
+
+    def _compound(
+        self, now: float, *, goodbye: bool = False, reason: str | None = None
+    ) -> RtcpCompound:
+        block = ReportBlock.from_receiver(self.receiver, now)
+        info = None
+        if self._sent_since_report:
+            info = SenderInfo.from_sender(self.sender, ntp_timestamp(self._wall_clock()), now)
+        self._sent_since_report = False
+        return make_compound(
+            self.sender.ssrc,
+            self.cname,
+            sender_info=info,
+            reports=(block,) if block is not None else (),
+            goodbye=goodbye,
+            reason=reason,
+        )
+
+    def receive_rtcp(self, data: bytes, source: Address, now: float) -> None:
+        try:
+            compound = RtcpCompound.parse(data)
+        except MediaPacketError as error:
+            log.debug("RTCP dropped: %s", error.reason)
+            return
+        if source[1] != 0:
+            self.rtcp_remote = source
+        self.rtcp.received(len(data))
+        for packet in compound.packets:
+            if isinstance(packet, SenderReport):
+                self.receiver.note_sender_report(packet.ssrc, packet.sender_info.ntp_timestamp, now)
+        self.statistics.record_rtcp(
+            compound,
+            local_ssrc=self.sender.ssrc,
+            local_clock_rate=self.clock_rate,
+            arrival_ntp=ntp_timestamp(self._wall_clock()),
+            now=now,
+        )
+
+    def call_statistics(self) -> CallStatistics:
+        self.statistics.update_from_sender(self.sender)
+        self.statistics.update_from_receiver(self.receiver)
+        self.statistics.update_from_jitter_buffer(self.jitter)
+        return self.statistics
 
     def send_dtmf(self, digits: str, now: float) -> None:
         if self.dtmf_sender is None:
@@ -161,11 +262,10 @@ class MediaSession:
                     packet.payload, timestamp=packet.timestamp, marker=packet.marker, now=now
                 )
                 continue
-            decoder = self.decoders.get(packet.payload_type)
-            if decoder is None:
+            if packet.payload_type not in self.decoders:
                 self.dropped += 1
                 continue
-            self.sink(decoder.decode(packet.payload))
+            self.jitter.put(packet, now)
         self._collect_dtmf_events()
 
     def _collect_dtmf_events(self) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from phoneagent.media.dtmf import TelephoneEvent
+from phoneagent.media.rtcp import Goodbye, RtcpCompound, SenderReport
 from phoneagent.media.rtp import RtpPacket
 from phoneagent.media.session import MediaSession
 from phoneagent.sdp.offer_answer import MediaPolicy, answer_offer, build_offer, process_answer
@@ -43,7 +45,7 @@ def test_frames_follow_an_absolute_schedule() -> None:
     assert [p.sequence for p in packets] == [(packets[0].sequence + i) % 65536 for i in range(50)]
     assert all(
         (b.timestamp - a.timestamp) % 2**32 == 160
-        for a, b in zip(packets, packets[1:], strict=False)
+        for a, b in itertools.pairwise(packets)
     )
     assert packets[0].marker and not any(p.marker for p in packets[1:])
 
@@ -68,14 +70,22 @@ def test_symmetric_rtp_sends_where_the_media_comes_from() -> None:
 
 def test_an_ssrc_change_is_followed_without_a_gap() -> None:
     heard: list[bytes] = []
-    media = session(heard)
-    for index in range(5):
-        media.receive_rtp(far_end_packet(0xAAAA, 100 + index, 160 * index), SDP_ADDRESS, 100.0)
-    before = len(heard)
-    for index in range(5):  # a B2BUA switched the source: new SSRC, sequence and timestamp
-        media.receive_rtp(far_end_packet(0xBBBB, 7000 + index, 9_000_000), SDP_ADDRESS, 100.1)
-    assert before >= 4
-    assert len(heard) - before >= 4  # the new source's audio plays from (nearly) its first packet
+    media = session(heard, now=100.0)
+    silent_ticks_after_switch = []
+    for tick in range(60):  # 1.2 s: source A for 0.6 s, then a B2BUA switches to source B
+        now = 100.0 + 0.020 * tick
+        if tick < 30:
+            packet = far_end_packet(0xAAAA, 100 + tick, 160 * tick)
+        else:
+            packet = far_end_packet(0xBBBB, 7000 + tick, 9_000_000 + 160 * tick)
+        media.receive_rtp(packet, SDP_ADDRESS, now)
+        before = len(heard)
+        media.handle_timer(now)
+        if tick >= 30 and len(heard) == before:
+            silent_ticks_after_switch.append(tick)
+    assert len(heard) >= 50
+    # At most the jitter buffer's re-buffering after the switch (60 ms = 3 frames).
+    assert len(silent_ticks_after_switch) <= 3, silent_ticks_after_switch
 
 
 def test_dtmf_replaces_audio_and_keeps_the_stream_ssrc() -> None:
@@ -110,8 +120,27 @@ def test_telephone_events_received_become_one_digit() -> None:
 
 
 def test_malformed_packets_are_dropped() -> None:
-    heard: list[bytes] = []
-    media = session(heard)
+    media = session()
     media.receive_rtp(b"\x00" * 5, SDP_ADDRESS, 100.0)
     media.receive_rtp(b"\x80" + b"\x00" * 3, SDP_ADDRESS, 100.0)
-    assert heard == []
+    media.receive_rtcp(b"\x81\xc8\x00", SDP_ADDRESS, 100.0)
+    assert media.receiver.malformed == 2
+    assert media.jitter.depth_ms == 0
+
+
+def test_rtcp_reports_and_goodbye() -> None:
+    media = session(now=100.0)
+    now = 100.0
+    reports = []
+    while now < 112.0:
+        now = media.next_deadline()
+        media.handle_timer(now)
+        reports += media.rtcp_due(now)
+    assert 1 <= len(reports) <= 5  # §6.2: at least 5 s apart, randomised 0.5-1.5
+    compound = RtcpCompound.parse(reports[0][0])
+    assert isinstance(compound.packets[0], SenderReport)  # we were sending
+    assert reports[0][1] == ("127.0.0.1", SDP_ADDRESS[1] + 1)
+    data, _ = media.goodbye(now, "hangup")
+    assert any(isinstance(p, Goodbye) for p in RtcpCompound.parse(data).packets)
+    statistics = media.call_statistics()
+    assert statistics.packets_sent >= 500
