@@ -263,8 +263,9 @@ def test_calls_through_kamailio_both_directions(tmp_path: Path) -> None:
         )
 
 
-def test_symmetric_rtp_with_a_far_end_whose_rtp_comes_from_elsewhere(tmp_path: Path) -> None:
-    """SIPp answers with an SDP naming port X; the far end's RTP comes from port Y."""
+def test_symmetric_rtp_and_an_ssrc_change_with_a_far_end_behind_nat(tmp_path: Path) -> None:
+    """SIPp answers with an SDP naming port X; the far end's RTP comes from port Y, and
+    changes SSRC half-way."""
     sdp_port_socket = udp_socket()  # X: what the SDP says
     media_socket = udp_socket()  # Y: where the far end's RTP really comes from
     silent_registrar = udp_socket()
@@ -293,12 +294,18 @@ def test_symmetric_rtp_with_a_far_end_whose_rtp_comes_from_elsewhere(tmp_path: P
                 phone_rtp_port = int(re.search(r"m=audio (\d+) ", invite).group(1))  # type: ignore[union-attr]
                 time.sleep(0.3)
                 before = drain(sdp_port_socket)  # the phone follows the SDP until RTP comes
-                # The far end's RTP (PCMA, 600 Hz) from port Y, 2 s of it.
+                # The far end's RTP (PCMA, 600 Hz) from port Y, 2 s of it; half-way a
+                # B2BUA-style switch to a new SSRC, sequence and timestamp base, which
+                # must not break the audio either.
                 codec = CODECS.create("PCMA", 8000)
                 start = time.monotonic()
                 for index in range(100):
                     pcm = sine(BARESIP_TONE, 160, start=160 * index)
-                    packet = RtpPacket(8, index, 160 * index, 0xFEED, codec.encode(pcm))
+                    if index < 50:
+                        ssrc, sequence, timestamp = 0xFEED, index, 160 * index
+                    else:
+                        ssrc, sequence, timestamp = 0xBEEF, 30000 + index, 7_000_000 + 160 * index
+                    packet = RtpPacket(8, sequence, timestamp, ssrc, codec.encode(pcm))
                     media_socket.sendto(bytes(packet), ("127.0.0.1", phone_rtp_port))
                     time.sleep(max(0.0, start + 0.02 * (index + 1) - time.monotonic()))
                 late = drain(sdp_port_socket)
@@ -330,3 +337,21 @@ def drain(sock: socket.socket) -> int:
         except BlockingIOError:
             return count
         count += 1
+
+
+def test_auto_answer_intercom(tmp_path: Path) -> None:
+    heard = tmp_path / "heard.wav"
+    with BaresipPeer(tmp_path / "baresip", tone_hz=BARESIP_TONE) as bob:
+        intercom = config(bob, heard) + "[phone]\nauto_answer = true\nauto_answer_delay = 0.5\n"
+        with PhoneProcess(tmp_path / "phone", intercom) as phone:
+            port = phone.command("status").split("address=127.0.0.1:")[1].split()[0]
+            bob.command("dial", f"sip:alice@127.0.0.1:{port}")
+            phone.wait_event("incoming")
+            rang_at = time.monotonic()
+            phone.wait_event("connected")  # nobody typed "answer"
+            assert time.monotonic() - rang_at >= 0.4
+            bob.wait_event("CALL_ESTABLISHED")
+            time.sleep(1.5)
+            bob.command("hangup")
+            phone.wait_event("ended")
+        assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
