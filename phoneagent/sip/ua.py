@@ -71,7 +71,7 @@ from phoneagent.sip.transaction import (
     TransportFailed,
 )
 from phoneagent.sip.transport import Peer, Transport
-from phoneagent.sip.uri import SipUri, Uri
+from phoneagent.sip.uri import SipUri, TelUri, Uri
 from phoneagent.sip.via import BRANCH_MAGIC_COOKIE, Via
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,11 @@ class UserAgent:
             self._call_events.append(call_event)
 
     def _request(self, key: TransactionKey, request: Request, now: float) -> None:
-        if request.method == "OPTIONS":
+        rejection = self._screen(request)
+        if rejection is not None:
+            code, headers = rejection
+            response = make_response(request, code, to_tag=self._make_token(), headers=headers)
+        elif request.method == "OPTIONS":
             response = make_response(
                 request,
                 200,
@@ -396,6 +400,24 @@ class UserAgent:
                 headers=[("Allow", ", ".join(ALLOWED_METHODS))],
             )
         self.transactions.respond(key, response, now)
+
+    @staticmethod
+    def _screen(request: Request) -> tuple[int, list[tuple[str, str]]] | None:
+        """RFC 3261 §8.2.2: checks a UAS makes before looking at the method.
+
+        416 for a Request-URI scheme we do not serve (RFC 4475 §3.3.2), 420 with
+        Unsupported for option tags in Require we do not know (§8.2.2.3, RFC 4475
+        §3.3.5).  Broken values read here are a 400.
+        """
+        try:
+            if not isinstance(request.uri, SipUri | TelUri):
+                return 416, []
+            unknown = [tag for tag in request.require if tag not in SUPPORTED_EXTENSIONS]
+        except RemoteProtocolError:
+            return 400, []
+        if unknown:
+            return 420, [("Unsupported", ", ".join(unknown))]
+        return None
 
     def _response(
         self, key: TransactionKey, request: Request, response: Response, now: float

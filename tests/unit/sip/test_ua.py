@@ -791,3 +791,19 @@ def test_connection_lost_while_stopping_does_not_register_again() -> None:
     phone.ua.connection_lost(REGISTRAR_TCP, phone.now)
     phone._collect()
     assert phone.take() == []
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [("unkscm", 416), ("novelsc", 416), ("bext01", 420)],
+)
+def test_rfc4475_requests_an_endpoint_refuses(tag: str, code: int) -> None:
+    from tests.helpers import corpus_file
+
+    phone = Phone()
+    phone.receive(corpus_file("rfc4475", f"{tag}.dat").read_bytes(), CALLER)
+    response, destination = single_response(phone)
+    assert response.status_code == code
+    assert destination == CALLER  # back to where it came from, never to the Via's host name
+    if code == 420:
+        assert response.unsupported == ("nothingSupportsThis", "nothingSupportsThisEither")
