@@ -248,6 +248,9 @@ def test_calls_through_kamailio_both_directions(tmp_path: Path) -> None:
             bob.command("hangup")  # the BYE comes back along the record-routed path
             assert phone.wait_event("ended")["reason"] == "remote-hangup"
             assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard (outgoing)")
+            assert_clean_audio(
+                newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard (1)"
+            )
             # baresip -> Kamailio -> phoneagent
             bob.command("dial", f"sip:alice@127.0.0.1:{kamailio.port}")
             phone.wait_event("incoming")
@@ -258,8 +261,9 @@ def test_calls_through_kamailio_both_directions(tmp_path: Path) -> None:
             assert phone.command("hangup") == "ok"
             assert phone.wait_event("ended")["reason"] == "local-hangup"
             bob.wait_event("CALL_CLOSED")
+        assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard (incoming)")
         assert_clean_audio(
-            newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
+            newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard (2)"
         )
 
 
