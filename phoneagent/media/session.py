@@ -105,6 +105,7 @@ class MediaSession:
         self.rtcp = RtcpScheduler(now, rng)
         self.statistics = CallStatistics()
         self._sent_since_report = False
+        self._pending_rtcp: bytes | None = None
         self._start = now
         self._frames_sent = 0
         self._learnt_remote = False
@@ -126,6 +127,7 @@ class MediaSession:
         """The RTP datagrams due at ``now``."""
         self.dtmf_receiver.handle_timer(now)
         self._collect_dtmf_events()
+        self._schedule_rtcp(now)
         out: list[tuple[bytes, Address]] = []
         # Frames due up to now; the epsilon keeps a wake-up exactly at a deadline from
         # rounding to "not yet" (and the adapter from re-arming the same instant forever).
@@ -175,12 +177,17 @@ class MediaSession:
         self.sink(decoder.decode(frame.payload))
 
     def rtcp_due(self, now: float) -> list[tuple[bytes, Address]]:
-        """The RTCP compound due at ``now``, if any (SR or RR with SDES CNAME)."""
-        if not self.rtcp.due(now):
-            return []
-        data = bytes(self._compound(now))
-        self.rtcp.sent(now, len(data))
-        return [(data, self.rtcp_remote)]
+        """The RTCP compound made by ``handle_timer`` when it was due (SR or RR + CNAME)."""
+        self._schedule_rtcp(now)
+        pending, self._pending_rtcp = self._pending_rtcp, None
+        return [(pending, self.rtcp_remote)] if pending is not None else []
+
+    def _schedule_rtcp(self, now: float) -> None:
+        # Made here, at its deadline, so that the schedule moves on even if the caller
+        # collects it late; only the newest unsent compound is kept (bounded).
+        if self.rtcp.due(now):
+            self._pending_rtcp = bytes(self._compound(now))
+            self.rtcp.sent(now, len(self._pending_rtcp))
 
     def goodbye(self, now: float, reason: str | None = None) -> tuple[bytes, Address]:
         """The RTCP BYE to send when the call ends (§6.6)."""

@@ -150,6 +150,7 @@ async def audio_path(seconds: float) -> tuple[list[float], list[float], list[flo
         before = len(capture_times)
         for data, destination in session.handle_timer(now):
             sender.sendto(data, destination)
+        session.rtcp_due(now)  # RTCP would go to the RTCP socket; not measured here
         if len(capture_times) > before:
             capture_to_wire.append((time.perf_counter() - capture_times[before]) * 1000)
         if now >= end:

@@ -144,3 +144,15 @@ def test_rtcp_reports_and_goodbye() -> None:
     assert any(isinstance(p, Goodbye) for p in RtcpCompound.parse(data).packets)
     statistics = media.call_statistics()
     assert statistics.packets_sent >= 500
+
+
+def test_the_deadline_always_moves_on_even_if_rtcp_is_collected_late() -> None:
+    # A caller that runs handle_timer at every deadline must never see a deadline in the
+    # past (that would be a busy loop), whether or not it collects RTCP each time.
+    media = session(now=0.0)
+    now = 0.0
+    for _ in range(1000):  # 20 s of frames
+        now = media.next_deadline()
+        media.handle_timer(now)
+        assert media.next_deadline() > now
+    assert len(media.rtcp_due(now)) <= 1  # only the newest compound is kept
