@@ -47,6 +47,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from phoneagent.sip.deadlines import fire_due
 from phoneagent.sip.errors import LocalProtocolError
 from phoneagent.sip.grammar import split_list
 from phoneagent.sip.headers import Headers, header_key
@@ -231,15 +232,9 @@ class ClientTransaction:
 
     def handle_timer(self, now: float) -> bool:
         """Fire every timer due at ``now``; True when timer B or F gave up on the request."""
-        timed_out = False
-        while self.state is not ClientState.TERMINATED:
-            due = [(at, timer) for timer, at in self._deadlines.items() if at <= now]
-            if not due:
-                break
-            _, timer = min(due, key=lambda item: item[0])
-            del self._deadlines[timer]
-            timed_out |= self._fire(timer, now)
-        return timed_out
+        return fire_due(
+            self._deadlines, now, self._fire, lambda: self.state is not ClientState.TERMINATED
+        )
 
     # -- actions -------------------------------------------------------------
 

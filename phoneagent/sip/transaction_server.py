@@ -46,6 +46,7 @@ import logging
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from phoneagent.sip.deadlines import fire_due
 from phoneagent.sip.errors import LocalProtocolError
 from phoneagent.sip.message import Request, Response
 from phoneagent.sip.responses import make_response
@@ -222,15 +223,9 @@ class ServerTransaction:
 
     def handle_timer(self, now: float) -> bool:
         """Fire every timer due at ``now``; True when timer H gave up waiting for the ACK."""
-        timed_out = False
-        while self.state is not ServerState.TERMINATED:
-            due = [(at, timer) for timer, at in self._deadlines.items() if at <= now]
-            if not due:
-                break
-            _, timer = min(due, key=lambda item: item[0])
-            del self._deadlines[timer]
-            timed_out |= self._fire(timer, now)
-        return timed_out
+        return fire_due(
+            self._deadlines, now, self._fire, lambda: self.state is not ServerState.TERMINATED
+        )
 
     # -- actions -------------------------------------------------------------
 

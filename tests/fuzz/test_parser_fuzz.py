@@ -36,6 +36,7 @@ from phoneagent.sip import (
     parse_message,
 )
 from tests.helpers import CORPUS, lf_to_crlf
+from tests.mutator import mutate
 
 CASES = int(os.environ.get("PHONEAGENT_FUZZ_CASES", "100000"))
 SEED = int(os.environ.get("PHONEAGENT_FUZZ_SEED", "20261123"))
@@ -144,41 +145,6 @@ def seeds() -> list[bytes]:
     return corpus + ipv6 + EVERYDAY
 
 
-def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
-    """Apply one to four random edits."""
-    buffer = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        size = len(buffer)
-        position = rng.randint(0, size)
-        choice = rng.randrange(9)
-        if choice == 0 and size:  # flip bits of one byte
-            buffer[min(position, size - 1)] ^= 1 << rng.randrange(8)
-        elif choice == 1:  # insert a meaningful fragment
-            buffer[position:position] = rng.choice(INTERESTING)
-        elif choice == 2 and size:  # delete a run
-            del buffer[position : position + rng.randint(1, 16)]
-        elif choice == 3 and size:  # duplicate a run
-            start = rng.randrange(size)
-            buffer[position:position] = buffer[start : start + rng.randint(1, 64)]
-        elif choice == 4:  # splice in a piece of another message
-            other = rng.choice(pool)
-            start = rng.randrange(len(other))
-            buffer[position:position] = other[start : start + rng.randint(1, 120)]
-        elif choice == 5 and size:  # overwrite with a random byte
-            buffer[min(position, size - 1)] = rng.randrange(256)
-        elif choice == 6:  # cut the message short
-            del buffer[position:]
-        elif choice == 7:  # replace a digit run with a huge or odd number
-            buffer[position:position] = rng.choice([b"0", b"4294967295", b"9" * 30, b"-5"])
-        else:  # swap two lines
-            lines = bytes(buffer).split(b"\r\n")
-            if len(lines) > 2:
-                i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-                lines[i], lines[j] = lines[j], lines[i]
-                buffer = bytearray(b"\r\n".join(lines))
-    return bytes(buffer)
-
-
 ACCESSORS = [
     name
     for name, value in vars(Message).items()
@@ -243,7 +209,7 @@ def test_mutated_messages_parse_or_raise_remote_protocol_error() -> None:
     pool = seeds()
     parsed = rejected = 0
     for case in range(CASES):
-        data = mutate(rng.choice(pool), rng, pool)
+        data = mutate(rng.choice(pool), rng, pool, INTERESTING)
         if check(case, data, run_one):
             parsed += 1
         else:

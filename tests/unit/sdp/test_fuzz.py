@@ -28,6 +28,7 @@ from phoneagent.sdp import (
     process_answer,
 )
 from phoneagent.sip.errors import RemoteProtocolError
+from tests.mutator import mutate
 from tests.unit.sdp.samples import CORPUS_SDP, REAL_WORLD, corpus_sdp
 
 CASES = int(os.environ.get("PHONEAGENT_SDP_FUZZ_CASES", "50000"))
@@ -48,38 +49,6 @@ INTERESTING = [
 
 def seeds() -> list[bytes]:
     return [corpus_sdp(*key) for key in sorted(CORPUS_SDP)] + list(REAL_WORLD.values())
-
-
-def mutate(data: bytes, rng: random.Random, pool: list[bytes]) -> bytes:
-    buffer = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
-        size = len(buffer)
-        position = rng.randint(0, size)
-        choice = rng.randrange(8)
-        if choice == 0 and size:  # flip a bit
-            buffer[min(position, size - 1)] ^= 1 << rng.randrange(8)
-        elif choice == 1:  # insert a meaningful fragment
-            buffer[position:position] = rng.choice(INTERESTING)
-        elif choice == 2 and size:  # delete a run
-            del buffer[position : position + rng.randint(1, 16)]
-        elif choice == 3 and size:  # duplicate a run
-            start = rng.randrange(size)
-            buffer[position:position] = buffer[start : start + rng.randint(1, 64)]
-        elif choice == 4:  # splice in a piece of another body
-            other = rng.choice(pool)
-            start = rng.randrange(len(other))
-            buffer[position:position] = other[start : start + rng.randint(1, 120)]
-        elif choice == 5 and size:  # overwrite a byte
-            buffer[min(position, size - 1)] = rng.randrange(256)
-        elif choice == 6:  # cut short
-            del buffer[position:]
-        else:  # swap two lines
-            lines = bytes(buffer).split(b"\r\n")
-            if len(lines) > 2:
-                i, j = rng.randrange(len(lines)), rng.randrange(len(lines))
-                lines[i], lines[j] = lines[j], lines[i]
-                buffer = bytearray(b"\r\n".join(lines))
-    return bytes(buffer)
 
 
 def quietly(read: Callable[..., object], *arguments: object) -> None:
@@ -136,7 +105,7 @@ def test_mutated_bodies_parse_or_raise_remote_protocol_error() -> None:
     pool = seeds()
     parsed = 0
     for case in range(CASES):
-        parsed += check(case, mutate(rng.choice(pool), rng, pool))
+        parsed += check(case, mutate(rng.choice(pool), rng, pool, INTERESTING))
     print(f"sdp fuzz: {CASES} inputs, {parsed} parsed (seed {SEED})")
     # A mutator that broke everything (or nothing) would test little.
     assert CASES // 20 < parsed < CASES - CASES // 20, parsed
