@@ -26,6 +26,7 @@ from phoneagent.config import Config
 from phoneagent.console import CommandResult
 from phoneagent.media.dtmf import DtmfError, DtmfRelay
 from phoneagent.media.session import MediaSession
+from phoneagent.media.srtp_keys import SrtpPolicy
 from phoneagent.sdp.model import SessionDescription
 from phoneagent.sdp.offer_answer import (
     MediaPolicy,
@@ -33,6 +34,14 @@ from phoneagent.sdp.offer_answer import (
     answer_offer,
     build_offer,
     process_answer,
+)
+from phoneagent.sdp.sdes import (
+    SECURE_PROFILE,
+    SrtpKeys,
+    answer_crypto,
+    keys_from_answer,
+    with_crypto_answer,
+    with_crypto_offer,
 )
 from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.invite import (
@@ -102,6 +111,8 @@ class ActiveCall:
     recorder: wave.Wave_write | None = None
     version: int = 1
     session_id: int = field(default_factory=lambda: random.randrange(1, 2**31))
+    offered_keys: dict[int, SrtpPolicy] = field(default_factory=dict)  # by a=crypto tag
+    srtp: SrtpKeys | None = None
 
 
 class CallControl:
@@ -113,6 +124,25 @@ class CallControl:
         self.loop = asyncio.get_running_loop()
         self.policy = MediaPolicy(codecs=config.media.codecs, ptime=config.media.ptime)
         self.active: ActiveCall | None = None
+        self.srtp_mode = self._srtp_mode()
+
+    def _srtp_mode(self) -> str:
+        """The account's SRTP mode, downgraded to "off" when the keys would travel in clear."""
+        mode = self.config.account.srtp
+        over_tls = self.config.account.transport == "tls"
+        if mode != "off" and not over_tls and not self.config.media.srtp_without_tls:
+            if mode == "mandatory":
+                log.warning(
+                    "SRTP is mandatory but signalling is not TLS: calls are refused rather "
+                    'than sending keys in clear (set [account] transport = "tls", or '
+                    "[media] srtp_without_tls = true in a lab)"
+                )
+                return "refuse"
+            log.info(
+                "SRTP off: its keys would travel in clear over %s", self.config.account.transport
+            )
+            return "off"
+        return mode
 
     @property
     def state(self) -> str:
@@ -196,12 +226,25 @@ class CallControl:
         return next(iter(targets), None)
 
     async def _dial(self, target: Uri) -> None:
+        if self.srtp_mode == "refuse":
+            self.emit("ended", reason="failed", code=488)
+            return
+        if isinstance(target, SipUri) and target.is_secure and self.srtp_mode != "mandatory":
+            log.warning("a sips: call needs TLS and SRTP end to end: refused")
+            self.emit("ended", reason="failed", code=488)
+            return
         destination = await self._next_hop(target)
         ports = await self._open_ports()
         active = ActiveCall(call=None)  # type: ignore[arg-type]  # set right below
         offer = build_offer(
             self.policy, self.ua.local.host, ports.rtp_port, active.session_id, active.version
         )
+        if self.srtp_mode in ("optional", "mandatory"):
+            offer, active.offered_keys = with_crypto_offer(
+                offer,
+                self.config.media.srtp_suites,
+                secure_profile=self.srtp_mode == "mandatory",
+            )
         call = self.ua.dial(target, bytes(offer), self.loop.time(), destination)
         if call is None:
             ports.close()
@@ -226,6 +269,8 @@ class CallControl:
                 active.session_id,
                 active.version,
             )
+            if negotiated is not None:
+                answer, active.srtp = self._answer_srtp(answer, negotiated)
         except RemoteProtocolError as error:
             log.warning("cannot answer the offer: %s", error.reason)
             assert isinstance(active.call, IncomingCall)
@@ -256,6 +301,10 @@ class CallControl:
                 return
             try:
                 negotiated = process_answer(current.offer, SessionDescription.parse(event.sdp))
+                if current.offered_keys:
+                    current.srtp = keys_from_answer(negotiated.crypto, current.offered_keys)
+                if current.srtp is None and self.srtp_mode == "mandatory":
+                    raise RemoteProtocolError("the far end answered without SRTP", 488)
             except RemoteProtocolError as error:
                 log.warning("unusable answer: %s", error.reason)
                 event.call.hangup(now)
@@ -272,6 +321,23 @@ class CallControl:
                     log.info("unreadable dtmf-relay body")
         elif isinstance(event, CallEnded):
             self._ended(event)
+
+    def _answer_srtp(
+        self, answer: SessionDescription, negotiated: NegotiatedMedia
+    ) -> tuple[SessionDescription, SrtpKeys | None]:
+        """Add our a=crypto to an answer, or refuse (488) what our policy cannot accept."""
+        secure_offer = negotiated.proto.upper() == SECURE_PROFILE
+        if self.srtp_mode in ("off", "refuse") or not negotiated.crypto:
+            if secure_offer or self.srtp_mode in ("mandatory", "refuse"):
+                raise RemoteProtocolError("no acceptable SRTP (RTP/SAVP or policy)", 488)
+            return answer, None
+        choice = answer_crypto(negotiated.crypto, self.config.media.srtp_suites)
+        if choice is None:
+            if secure_offer or self.srtp_mode == "mandatory":
+                raise RemoteProtocolError("no a=crypto suite in common", 488)
+            return answer, None
+        line, keys = choice
+        return with_crypto_answer(answer, line), keys
 
     def _incoming(self, call: IncomingCall, sdp: bytes | None, now: float) -> None:
         if self.active is not None:
@@ -357,8 +423,10 @@ class CallControl:
         active.recorder = recorder
         sink = recorder.writeframes if recorder is not None else (lambda pcm: None)
         active.media = MediaSession(
-            negotiated, source, sink, self.loop.time(), wall_clock=time.time
+            negotiated, source, sink, self.loop.time(), wall_clock=time.time, srtp=active.srtp
         )
+        if active.srtp is not None:
+            log.info("media encrypted with %s", active.srtp.suite)
         self._arm_media(active)
 
     def _arm_media(self, active: ActiveCall) -> None:

@@ -20,6 +20,7 @@ Keys
 | `account.transport`          | `"udp"`          | `udp`, `tcp` or `tls`; `sips:` requires `tls` |
 | `account.expires`            | `600`            | registration expiry to ask for, 60..86400 s |
 | `account.keepalive_interval` | `25`             | seconds between keep-alives, 5..3600; 0: none |
+| `account.srtp`               | `"optional"`     | `off`, `optional` or `mandatory` SDES-SRTP |
 | `network.listen`             | `"0.0.0.0:5060"` | local `ip:port` (`[::]:5060`); port 0: any |
 | `network.dns_servers`        | `[]`             | IPs, `"ip:port"`, `"[ip]:port"`; `[]`: system |
 | `tls.ca_file`                | `""`             | CA bundle; `""`: the system's CAs |
@@ -39,6 +40,8 @@ Keys
 | `media.rtp_ports`            | `[]`             | `[first, last]` even RTP ports; `[]`: any |
 | `media.play`                 | `"tone:1000"`    | a call sends `tone:HZ`, `silence`, `file:PATH` |
 | `media.record`               | `""`             | WAV file a call's received audio is written to |
+| `media.srtp_suites`          | `["AES_CM_128_HMAC_SHA1_80"]` | SDES suites offered, in order |
+| `media.srtp_without_tls`     | `false`          | send SRTP keys over plain UDP/TCP (lab only) |
 | `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
 | `phone.auto_answer_delay`    | `0`              | seconds before an automatic answer, 0..600 |
 
@@ -120,6 +123,7 @@ class AccountConfig:
     transport: Transport
     expires: int
     keepalive_interval: int
+    srtp: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,8 @@ class MediaConfig:
     rtp_ports: tuple[int, int] | None
     play: str
     record: str | None
+    srtp_suites: tuple[str, ...]
+    srtp_without_tls: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +323,20 @@ def _check_timers(values: dict[str, Any]) -> None:
         raise SettingError(f"must not be less than timers.t1 ({values['t1']:g})", key="t2")
 
 
+SRTP_SUITES = (
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_32",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AEAD_AES_128_GCM",
+    "AEAD_AES_256_GCM",
+)
+
+
 def _check_media(values: dict[str, Any]) -> None:
+    if not values["srtp_suites"]:
+        raise SettingError("needs at least one suite", key="srtp_suites")
+    values["srtp_suites"] = tuple(values["srtp_suites"])
     if values["ptime"] not in (10, 20, 30, 40):
         raise SettingError("must be 10, 20, 30 or 40", key="ptime")
     codecs = values["codecs"]
@@ -359,6 +378,7 @@ SECTIONS: tuple[Section, ...] = (
             Setting("transport", Text(choices=("udp", "tcp", "tls")), default="udp"),
             Setting("expires", Integer(60, 86400), default=600),
             Setting("keepalive_interval", Integer(5, 3600, also=(0,)), default=25),
+            Setting("srtp", Text(choices=("off", "optional", "mandatory")), default="optional"),
         ),
         check=_check_account,
     ),
@@ -422,6 +442,13 @@ SECTIONS: tuple[Section, ...] = (
             # Until the handset lands: what the phone sends and where what it hears goes.
             Setting("play", Text(non_empty=True), default="tone:1000"),
             Setting("record", Text(empty_is_none=True), default=""),
+            Setting(
+                "srtp_suites",
+                ArrayOf(Text(choices=SRTP_SUITES)),
+                default=["AES_CM_128_HMAC_SHA1_80"],
+            ),
+            # SRTP keys travel in SDP: over plain UDP/TCP anyone on the path reads them.
+            Setting("srtp_without_tls", Boolean(), default=False),
         ),
         check=_check_media,
     ),
@@ -477,6 +504,7 @@ outbound_proxy = ""                 # "" or a sip:/sips: URI
 transport = "udp"                   # udp | tcp | tls; a sips: URI requires tls
 expires = 600                       # registration expiry to ask for, 60..86400 s
 keepalive_interval = 25             # seconds, 5..3600; 0 disables
+srtp = "optional"                   # off | optional | mandatory (SDES keys only over TLS)
 
 [network]
 listen = "0.0.0.0:5060"             # host:port, IPv6 as "[::]:5060"; port 0: any free port
@@ -510,6 +538,8 @@ ptime = 20                          # ms of audio per packet: 10, 20, 30 or 40
 rtp_ports = []                      # [first, last] even RTP ports; [] lets the OS choose
 play = "tone:1000"                  # what a call sends until the handset lands
 record = ""                         # a WAV file for what the call receives; "" for none
+srtp_suites = ["AES_CM_128_HMAC_SHA1_80"]  # also _32, AES_256_CM_…, AEAD_AES_128/256_GCM
+srtp_without_tls = false            # true only in a lab: keys in SDP readable on the path
 
 [phone]
 auto_answer = false                 # intercom: answer incoming calls by themselves

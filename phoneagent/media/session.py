@@ -45,8 +45,10 @@ from phoneagent.media.rtcp import (
     ntp_timestamp,
 )
 from phoneagent.media.rtp import MediaPacketError, RtpReceiver, RtpSender
+from phoneagent.media.srtp import SrtpError, SrtpSession
 from phoneagent.media.stats import CallStatistics
 from phoneagent.sdp.offer_answer import NegotiatedMedia
+from phoneagent.sdp.sdes import SrtpKeys
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +74,18 @@ class MediaSession:
         *,
         wall_clock: Callable[[], float] | None = None,
         cname: str = "phoneagent",
+        srtp: SrtpKeys | None = None,
     ) -> None:
         rng = rng or random.SystemRandom()
         # The NTP time in sender reports is wall-clock time; the caller passes a clock so
         # that this module reads none itself (DESIGN.md principle 1).
         self._wall_clock = wall_clock or (lambda: 0.0)
         self.cname = cname
+        # SRTP (RFC 3711): our key protects what we send, the far end's what we receive;
+        # once agreed there is no path that sends media in clear.
+        self.srtp_out = SrtpSession(srtp.outbound) if srtp is not None else None
+        self.srtp_in = SrtpSession(srtp.inbound) if srtp is not None else None
+        self.srtp_dropped = 0
         self.negotiated = negotiated
         chosen = negotiated.formats[0]
         self.codec = CODECS.create(chosen.codec.name, chosen.codec.clock_rate)
@@ -161,6 +169,8 @@ class MediaSession:
             else:
                 self.sender.skip(self.frame_samples)
             self._frames_sent += 1
+        if self.srtp_out is not None:
+            return [(self.srtp_out.protect_rtp(data), address) for data, address in out]
         return out
 
     def _play_one_frame(self, now: float) -> None:
@@ -186,12 +196,16 @@ class MediaSession:
         # Made here, at its deadline, so that the schedule moves on even if the caller
         # collects it late; only the newest unsent compound is kept (bounded).
         if self.rtcp.due(now):
-            self._pending_rtcp = bytes(self._compound(now))
+            self._pending_rtcp = self._protect_rtcp(bytes(self._compound(now)))
             self.rtcp.sent(now, len(self._pending_rtcp))
 
     def goodbye(self, now: float, reason: str | None = None) -> tuple[bytes, Address]:
         """The RTCP BYE to send when the call ends (§6.6)."""
-        return bytes(self._compound(now, goodbye=True, reason=reason)), self.rtcp_remote
+        compound = bytes(self._compound(now, goodbye=True, reason=reason))
+        return self._protect_rtcp(compound), self.rtcp_remote
+
+    def _protect_rtcp(self, data: bytes) -> bytes:
+        return self.srtp_out.protect_rtcp(data) if self.srtp_out is not None else data
 
     def _compound(
         self, now: float, *, goodbye: bool = False, reason: str | None = None
@@ -211,6 +225,13 @@ class MediaSession:
         )
 
     def receive_rtcp(self, data: bytes, source: Address, now: float) -> None:
+        if self.srtp_in is not None:
+            try:
+                data = self.srtp_in.unprotect_rtcp(data)
+            except SrtpError as error:
+                self.srtp_dropped += 1
+                log.debug("SRTCP dropped: %s", error)
+                return
         try:
             compound = RtcpCompound.parse(data)
         except MediaPacketError as error:
@@ -252,6 +273,13 @@ class MediaSession:
     # -- incoming --------------------------------------------------------------------------
 
     def receive_rtp(self, data: bytes, source: Address, now: float) -> None:
+        if self.srtp_in is not None:
+            try:
+                data = self.srtp_in.unprotect_rtp(data)
+            except SrtpError as error:  # forged, replayed or damaged: dropped, never played
+                self.srtp_dropped += 1
+                log.debug("SRTP dropped: %s", error)
+                return
         result = self.receiver.receive_datagram(data, now)
         if not result.packets:
             return

@@ -182,6 +182,9 @@ VALID: list[tuple[str, str, str, object]] = [
     ("log", "level", '"warning"', "warning"),
     ("log", "level", '"error"', "error"),
     ("log", "sip_trace", "true", True),
+    ("account", "srtp", '"mandatory"', "mandatory"),
+    ("media", "srtp_suites", '["AEAD_AES_128_GCM"]', ("AEAD_AES_128_GCM",)),
+    ("media", "srtp_without_tls", "true", True),
     ("media", "codecs", '["PCMA"]', ("PCMA",)),
     ("media", "ptime", "30", 30),
     ("media", "rtp_ports", "[16384, 16483]", (16384, 16483)),
@@ -347,6 +350,9 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("log", "level", '"INFO"', 'must be one of debug, info, warning, error, not "INFO"'),
     ("log", "sip_trace", '"yes"', 'must be true or false, not a string ("yes")'),
     ("log", "sip_trace", "{}", "must be true or false, not a table"),
+    ("account", "srtp", '"maybe"', 'must be one of off, optional, mandatory, not "maybe"'),
+    ("media", "srtp_suites", "[]", "needs at least one suite"),
+    ("media", "srtp_without_tls", '"no"', 'must be true or false, not a string ("no")'),
     ("media", "codecs", '["G729"]', 'must be one of PCMU, PCMA, not "G729"'),
     ("media", "ptime", "25", "must be 10, 20, 30 or 40"),
     (
@@ -555,7 +561,8 @@ def test_certificate_and_private_key_come_together(
         (
             '[account]\nuri = "sip:a@b.org"\npassword = "x"\ncolour = "red"\n',
             "account.colour (line 4): unknown key (known: uri, username, password, "
-            "password_file, registrar, outbound_proxy, transport, expires, keepalive_interval)",
+            "password_file, registrar, outbound_proxy, transport, expires, keepalive_interval, "
+            "srtp)",
         ),
         (
             '[acount]\nuri = "sip:a@b.org"\n',
@@ -574,7 +581,7 @@ def test_certificate_and_private_key_come_together(
         (
             "[account.sip]\nport = 5\n",
             "account.sip (line 1): unknown key (known: uri, username, password, password_file, "
-            "registrar, outbound_proxy, transport, expires, keepalive_interval)",
+            "registrar, outbound_proxy, transport, expires, keepalive_interval, srtp)",
         ),
         ('log = "debug"\n', "log (line 1): must be a table [log], not a string"),
         ('[[log]]\nlevel = "info"\n', "log (line 1): must be a table [log], not an array"),
