@@ -37,7 +37,14 @@ def free_port_pair() -> int:
 
 
 class BaresipPeer:
-    def __init__(self, workdir: Path, tone_hz: int, account: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        tone_hz: int,
+        account: str | None = None,
+        modules: tuple[str, ...] = (),
+        extra_config: str = "",
+    ) -> None:
         if shutil.which("baresip") is None:
             raise FileNotFoundError("baresip is not installed (apt-get install baresip)")
         self.workdir = workdir
@@ -69,6 +76,8 @@ class BaresipPeer:
             "module_app\t\tmenu.so\n"
             f"ctrl_tcp_listen\t\t127.0.0.1:{self.control_port}\n"
             f"snd_path\t\t{self.recordings}\n"
+            + "".join(f"module\t\t\t{module}\n" for module in modules)
+            + extra_config
         )
         (self.config_dir / "accounts").write_text(self.account + "\n")
         (self.config_dir / "contacts").write_text("")
