@@ -26,7 +26,7 @@ from phoneagent.config import Config
 from phoneagent.console import CommandResult
 from phoneagent.media.dtmf import DtmfError, DtmfRelay
 from phoneagent.media.session import MediaSession
-from phoneagent.media.srtp_keys import SrtpPolicy
+from phoneagent.media.srtp_keys import SrtpPolicy, SrtpPolicyError
 from phoneagent.sdp.model import SessionDescription
 from phoneagent.sdp.offer_answer import (
     MediaPolicy,
@@ -37,6 +37,7 @@ from phoneagent.sdp.offer_answer import (
 )
 from phoneagent.sdp.sdes import (
     SECURE_PROFILE,
+    CryptoLine,
     SrtpKeys,
     answer_crypto,
     keys_from_answer,
@@ -375,13 +376,40 @@ class CallControl:
                 active.session_id,
                 active.version,
             )
+            rekey = None
+            if negotiated is not None and active.srtp is not None:
+                answer, rekey = self._rekey(answer, negotiated, active.srtp)
         except RemoteProtocolError:
             event.call.reject_reoffer(now)
             return
         event.call.accept_reoffer(bytes(answer), now)
         if negotiated is not None and active.media is not None:
             active.media.update(negotiated)
+            if rekey is not None:
+                active.srtp = rekey
+                active.media.rekey_inbound(rekey.inbound)
         self.ua.after_call_command(now)
+
+    def _rekey(
+        self, answer: SessionDescription, negotiated: NegotiatedMedia, current: SrtpKeys
+    ) -> tuple[SessionDescription, SrtpKeys | None]:
+        """A re-offer in an SRTP call (RFC 4568 §7.1.4): keep our key (a new SRTP context
+        with the same key would reuse keystream), take the far end's if it changed."""
+        for value in negotiated.crypto:
+            line = CryptoLine.parse(value)
+            if line.suite.upper() != current.suite.upper():
+                continue
+            ours = CryptoLine(line.tag, line.suite, current.outbound.to_sdes_inline())
+            answer = with_crypto_answer(answer, ours)
+            try:
+                inbound = SrtpPolicy.from_sdes_inline(line.suite, line.key_params)
+            except SrtpPolicyError:
+                raise RemoteProtocolError("unusable key in the re-offer", 488) from None
+            if inbound == current.inbound:
+                return answer, None
+            log.info("the far end changed its SRTP key")
+            return answer, SrtpKeys(current.suite, current.outbound, inbound)
+        raise RemoteProtocolError("re-offer without our SRTP suite", 488)
 
     def _ended(self, event: CallEnded) -> None:
         active = self.active

@@ -40,9 +40,7 @@ class _Endpoint(asyncio.DatagramProtocol):
 class RtpPorts:
     """A bound RTP/RTCP socket pair."""
 
-    def __init__(
-        self, host: str, rtp: _Endpoint, rtcp: _Endpoint, rtp_port: int
-    ) -> None:
+    def __init__(self, host: str, rtp: _Endpoint, rtcp: _Endpoint, rtp_port: int) -> None:
         self.host = host
         self._rtp = rtp
         self._rtcp = rtcp

@@ -46,6 +46,7 @@ from phoneagent.media.rtcp import (
 )
 from phoneagent.media.rtp import MediaPacketError, RtpReceiver, RtpSender
 from phoneagent.media.srtp import SrtpError, SrtpSession
+from phoneagent.media.srtp_keys import SrtpPolicy
 from phoneagent.media.stats import CallStatistics
 from phoneagent.sdp.offer_answer import NegotiatedMedia
 from phoneagent.sdp.sdes import SrtpKeys
@@ -203,6 +204,10 @@ class MediaSession:
         """The RTCP BYE to send when the call ends (§6.6)."""
         compound = bytes(self._compound(now, goodbye=True, reason=reason))
         return self._protect_rtcp(compound), self.rtcp_remote
+
+    def rekey_inbound(self, policy: SrtpPolicy) -> None:
+        """The far end re-keyed in a re-INVITE: receive with its new key from now on."""
+        self.srtp_in = SrtpSession(policy)
 
     def _protect_rtcp(self, data: bytes) -> bytes:
         return self.srtp_out.protect_rtcp(data) if self.srtp_out is not None else data

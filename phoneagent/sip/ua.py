@@ -306,12 +306,16 @@ class UserAgent:
         self._process(now)
 
     def _make_via(self, destination: Peer) -> Via:
-        return Via(
-            destination.transport.via_name,
-            self.local.host,
-            self.local.port,
-            (("branch", f"{BRANCH_MAGIC_COOKIE}{self._make_token()}"), ("rport", None)),
+        """A top Via with a fresh branch and ``rport`` (RFC 3581); over TCP/TLS also
+        ``alias`` (RFC 5923): requests for us may come back over this connection, since
+        a phone behind NAT (or without a TLS certificate) cannot accept new ones."""
+        parameters: tuple[tuple[str, str | None], ...] = (
+            ("branch", f"{BRANCH_MAGIC_COOKIE}{self._make_token()}"),
+            ("rport", None),
         )
+        if destination.transport.is_reliable:
+            parameters = (*parameters, ("alias", None))
+        return Via(destination.transport.via_name, self.local.host, self.local.port, parameters)
 
     def actions(self) -> list[SendAction]:
         actions, self._actions = self._actions, []
@@ -479,12 +483,7 @@ class UserAgent:
             self.registration.request_failed(503, "no registrar address", now)
             self._events.append(TargetsNeeded())
             return
-        via = Via(
-            self.settings.transport.via_name,
-            self.local.host,
-            self.local.port,
-            (("branch", f"{BRANCH_MAGIC_COOKIE}{self._make_token()}"), ("rport", None)),
-        )
+        via = self._make_via(target)
         request.headers.remove("Via")
         request.headers.insert_first("Via", str(via))
         self._register_request = request
@@ -537,17 +536,7 @@ class UserAgent:
 
     def _send_options_ping(self, target: Peer, now: float) -> None:
         headers = [
-            (
-                "Via",
-                str(
-                    Via(
-                        self.settings.transport.via_name,
-                        self.local.host,
-                        self.local.port,
-                        (("branch", f"{BRANCH_MAGIC_COOKIE}{self._make_token()}"), ("rport", None)),
-                    )
-                ),
-            ),
+            ("Via", str(self._make_via(target))),
             ("Max-Forwards", "70"),
             ("From", f"<{self.settings.aor}>;tag={self._make_token()}"),
             ("To", f"<{self.settings.aor}>"),

@@ -100,6 +100,7 @@ listen=tcp:127.0.0.1:{self.port}
 dns=no
 rev_dns=no
 tcp_connection_lifetime=3605
+tcp_accept_aliases=yes
 mpath="{modules_dir()}/"
 loadmodule "tm.so"
 loadmodule "sl.so"

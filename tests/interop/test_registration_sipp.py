@@ -93,7 +93,9 @@ def test_503_retry_after_is_honoured(tmp_path: Path) -> None:
         assert phone.wait_event("registration-failed")["code"] == "503"
         failed = time.monotonic()
         phone.wait_event("registered", timeout=15)
-        assert time.monotonic() - failed >= 2.9  # Retry-After: 3
+        # Retry-After: 3.  The console line may be read up to ~0.2 s after it was written,
+        # and the phone's own backoff would have retried within 2 s: 2.5 s tells them apart.
+        assert time.monotonic() - failed >= 2.5
 
     run("register_503.xml", tmp_path, expect)
 

@@ -1,7 +1,8 @@
 """Secure calls: SIP over TLS through Kamailio's TLS listener and SDES-SRTP media, with baresip.
 
 Both phones register over TLS (the test's own CA); phoneagent calls baresip with SRTP
-mandatory (RTP/SAVP, a=crypto); each side must hear the other's tone, and a capture of
+mandatory (RTP/SAVP, a=crypto); baresip holds and resumes (two re-INVITEs in the SRTP
+call); each side must hear the other's tone before and after, and a capture of
 the loopback traffic (tshark) must show RTP on the call's ports whose payloads do not
 carry either tone — the audio on the wire is encrypted.
 """
@@ -25,8 +26,8 @@ from tests.interop.phone import PhoneProcess
 from tests.interop.test_calls_baresip import (
     BARESIP_TONE,
     PHONE_TONE,
-    assert_clean_audio,
     newest,
+    tone_windows,
 )
 from tests.tls_certs import make_tls_files
 
@@ -135,7 +136,13 @@ def test_sips_and_srtp_call_through_kamailio_tls(tmp_path: Path) -> None:
                 bob.wait_event("CALL_INCOMING")
                 bob.command("accept")
                 phone.wait_event("connected")
-                time.sleep(2.5)
+                time.sleep(2.0)
+                # Re-INVITEs in an SRTP call (hold, resume): keys carried on, audio resumes.
+                bob.command("hold")
+                time.sleep(0.5)
+                bob.command("resume")
+                time.sleep(2.0)
+                assert "call=connected" in phone.command("status")
                 assert phone.command("hangup") == "ok"
                 phone.wait_event("ended")
             finally:
@@ -143,10 +150,14 @@ def test_sips_and_srtp_call_through_kamailio_tls(tmp_path: Path) -> None:
             log = phone.log_tail(5_000_000)
         assert "media encrypted with AES_CM_128_HMAC_SHA1_80" in log
         assert "m=audio" in log and "RTP/SAVP" in log
-        assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
-        assert_clean_audio(
-            newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
-        )
+        assert log.count("call event ReofferReceived") == 2
+        for path, tone, other, who in (
+            (heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard"),
+            (newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"),
+        ):
+            windows = tone_windows(path, tone, other)
+            assert sum(windows[10:90]) >= 76, f"{who}: audio broken before the hold"
+            assert sum(windows[-60:]) >= 57, f"{who}: audio did not come back after resume"
         # On the wire: our RTP port carries packets, and none of their payloads decodes
         # to either tone (they would, in the clear, in nearly every packet).
         our_port = int(re.findall(r"m=audio (\d+) RTP/SAVP", log)[0])
