@@ -211,9 +211,15 @@ class Phone:
         if ua is None or self.transports is None:
             return
         if self.calls is not None:
-            for call_event in ua.call_events():
-                self.calls.handle_event(call_event)
-            ua.after_call_command(self.loop.time())
+            # Handling a call event can make more (an answer's ACK, a hangup's BYE): until
+            # none is left, bounded so that a bug cannot spin the loop.
+            for _ in range(16):
+                call_events = ua.call_events()
+                if not call_events:
+                    break
+                for call_event in call_events:
+                    self.calls.handle_event(call_event)
+                ua.after_call_command(self.loop.time())
         for action in ua.actions():
             if self.config.log.sip_trace and action.data.strip(b"\r\n"):
                 sip_trace.info(

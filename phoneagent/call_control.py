@@ -260,6 +260,9 @@ class CallControl:
             active.call.hangup(self.loop.time())
             return
         ports = await self._open_ports()
+        if self.active is not active:  # the caller gave up while the ports opened
+            ports.close()
+            return
         active.ports = ports
         try:
             answer, negotiated = answer_offer(
