@@ -27,6 +27,7 @@ from phoneagent.console import CommandResult
 from phoneagent.media.dtmf import DtmfError, DtmfRelay
 from phoneagent.media.session import MediaSession
 from phoneagent.media.srtp_keys import SrtpPolicy, SrtpPolicyError
+from phoneagent.media.tones import ToneGenerator, tone
 from phoneagent.sdp.model import SessionDescription
 from phoneagent.sdp.offer_answer import (
     MediaPolicy,
@@ -62,6 +63,10 @@ from phoneagent.sip.uri import SipUri, TelUri, Uri, parse_uri
 log = logging.getLogger(__name__)
 
 Emit = Callable[..., None]  # (event name, **fields) to the console
+TONE_RATE = 8000
+#: The tone a user hears after a call that failed, by end reason, and for how long.
+END_TONES = {"busy": "busy", "declined": "busy", "failed": "congestion"}
+END_TONE_SECONDS = 1.0
 
 
 def tone_source(frequency: float, sample_rate: int = 8000) -> Callable[[int], bytes]:
@@ -114,6 +119,8 @@ class ActiveCall:
     session_id: int = field(default_factory=lambda: random.randrange(1, 2**31))
     offered_keys: dict[int, SrtpPolicy] = field(default_factory=dict)  # by a=crypto tag
     srtp: SrtpKeys | None = None
+    progress: ToneGenerator | None = None  # a call-progress tone the user hears now
+    progress_timer: asyncio.TimerHandle | None = None
 
 
 class CallControl:
@@ -299,10 +306,13 @@ class CallControl:
             self._incoming(event.call, event.sdp, now)
         elif isinstance(event, CallRinging):
             self.emit("ringing")
+            if self.active is not None and not event.early_media_sdp:
+                self._play_progress(self.active, "ringback")
         elif isinstance(event, CallAnswered):
             current = self.active
             if current is None or current.offer is None or not event.sdp:
                 return
+            self._stop_progress(current)
             try:
                 negotiated = process_answer(current.offer, SessionDescription.parse(event.sdp))
                 if current.offered_keys:
@@ -419,6 +429,7 @@ class CallControl:
         if active is None or active.call is not event.call:
             return
         self.active = None
+        self._stop_progress(active)
         if active.timer is not None:
             active.timer.cancel()
         if active.media is not None and active.ports is not None:
@@ -427,7 +438,18 @@ class CallControl:
             log.info("call statistics: %s", active.media.call_statistics())
         if active.ports is not None:
             active.ports.close()
-        if active.recorder is not None:
+        # What the user hears after a failed call: busy or congestion, then the line goes.
+        ending = END_TONES.get(str(event.reason)) if active.media is None else None
+        if ending is not None and active.recorder is not None:
+            self._play_progress(active, ending)
+            recorder = active.recorder
+
+            def close() -> None:
+                self._stop_progress(active)
+                recorder.close()
+
+            self.loop.call_later(END_TONE_SECONDS, close)
+        elif active.recorder is not None:
             active.recorder.close()
         fields: dict[str, object] = {"reason": str(event.reason)}
         if event.code is not None:
@@ -444,14 +466,7 @@ class CallControl:
             source = file_source(Path(play[5:]))
         else:
             source = lambda samples: b"\0\0" * samples  # noqa: E731
-        recorder = None
-        if self.config.media.record:
-            # Open for the call's lifetime; closed in _ended/close.
-            recorder = wave.open(self.config.media.record, "wb")  # noqa: SIM115
-            recorder.setnchannels(1)
-            recorder.setsampwidth(2)
-            recorder.setframerate(negotiated.clock_rate)
-        active.recorder = recorder
+        recorder = self._earpiece(active)
         sink = recorder.writeframes if recorder is not None else (lambda pcm: None)
         active.media = MediaSession(
             negotiated, source, sink, self.loop.time(), wall_clock=time.time, srtp=active.srtp
@@ -459,6 +474,44 @@ class CallControl:
         if active.srtp is not None:
             log.info("media encrypted with %s", active.srtp.suite)
         self._arm_media(active)
+
+    def _earpiece(self, active: ActiveCall) -> wave.Wave_write | None:
+        """Until the handset lands, what the user would hear goes to ``[media] record``."""
+        if active.recorder is None and self.config.media.record:
+            # Open for the call's lifetime; closed in _ended/close.
+            recorder = wave.open(self.config.media.record, "wb")  # noqa: SIM115
+            recorder.setnchannels(1)
+            recorder.setsampwidth(2)
+            recorder.setframerate(TONE_RATE)  # G.711's clock; wideband codecs will change it
+            active.recorder = recorder
+        return active.recorder
+
+    def _play_progress(self, active: ActiveCall, name: str) -> None:
+        """Play a locally generated call-progress tone (ringback, busy …) to the earpiece,
+        paced by an absolute 20 ms schedule like the media."""
+        self._stop_progress(active)
+        if self._earpiece(active) is None:
+            return
+        active.progress = ToneGenerator(tone(self.config.phone.tone_country, name), TONE_RATE)
+        start = self.loop.time()
+        frames = 0
+
+        def tick() -> None:
+            nonlocal frames
+            active.progress_timer = None
+            if active.progress is None or active.recorder is None:
+                return
+            active.recorder.writeframes(active.progress.frame(TONE_RATE // 50))
+            frames += 1
+            active.progress_timer = self.loop.call_at(start + frames * 0.020, tick)
+
+        tick()
+
+    def _stop_progress(self, active: ActiveCall) -> None:
+        if active.progress_timer is not None:
+            active.progress_timer.cancel()
+            active.progress_timer = None
+        active.progress = None
 
     def _arm_media(self, active: ActiveCall) -> None:
         if active.timer is not None:

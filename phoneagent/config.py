@@ -44,6 +44,7 @@ Keys
 | `media.srtp_without_tls`     | `false`          | send SRTP keys over plain UDP/TCP (lab only) |
 | `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
 | `phone.auto_answer_delay`    | `0`              | seconds before an automatic answer, 0..600 |
+| `phone.tone_country`         | `"us"`           | call-progress tones of `us`, `uk`, `de`, `fr` |
 
 Relative file names are taken relative to the configuration file's directory.
 """
@@ -75,6 +76,7 @@ from phoneagent.config_schema import (
     show,
     wrong_type,
 )
+from phoneagent.media.tones import COUNTRIES
 from phoneagent.sip import RemoteProtocolError, SipUri, parse_uri
 
 __all__ = [
@@ -179,6 +181,7 @@ class MediaConfig:
 class PhoneConfig:
     auto_answer: bool
     auto_answer_delay: float
+    tone_country: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +461,7 @@ SECTIONS: tuple[Section, ...] = (
         (
             Setting("auto_answer", Boolean(), default=False),
             Setting("auto_answer_delay", Number(0, 600), default=0),
+            Setting("tone_country", Text(choices=COUNTRIES), default="us"),
         ),
     ),
 )
@@ -544,6 +548,7 @@ srtp_without_tls = false            # true only in a lab: keys in SDP readable o
 [phone]
 auto_answer = false                 # intercom: answer incoming calls by themselves
 auto_answer_delay = 0               # seconds to ring before answering
+tone_country = "us"                 # ringback, busy … as in us, uk, de or fr
 """
 
 

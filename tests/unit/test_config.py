@@ -192,6 +192,7 @@ VALID: list[tuple[str, str, str, object]] = [
     ("media", "record", '"in.wav"', "in.wav"),
     ("phone", "auto_answer", "true", True),
     ("phone", "auto_answer_delay", "2.5", 2.5),
+    ("phone", "tone_country", '"de"', "de"),
 ]
 
 
@@ -365,6 +366,7 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("media", "record", "1", "must be a string, not an integer (1)"),
     ("phone", "auto_answer", '"yes"', 'must be true or false, not a string ("yes")'),
     ("phone", "auto_answer_delay", "-1", "must be a number from 0 to 600, not -1"),
+    ("phone", "tone_country", '"xx"', 'must be one of us, uk, de, fr, not "xx"'),
 ]
 
 
