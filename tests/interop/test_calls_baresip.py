@@ -354,7 +354,8 @@ def test_auto_answer_intercom(tmp_path: Path) -> None:
             phone.wait_event("incoming")
             rang_at = time.monotonic()
             phone.wait_event("connected")  # nobody typed "answer"
-            assert time.monotonic() - rang_at >= 0.4
+            # 0.5 s of ringing first (the console line may be read up to ~0.2 s late)
+            assert time.monotonic() - rang_at >= 0.25
             bob.wait_event("CALL_ESTABLISHED")
             time.sleep(1.5)
             bob.command("hangup")
