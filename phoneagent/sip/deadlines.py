@@ -1,9 +1,13 @@
-"""Timers as deadlines (DESIGN.md principle 2), shared by the transaction machines."""
+"""What the transaction machines share: timers as deadlines (DESIGN.md principle 2) and
+the transition-table lookup (principle 3)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from enum import Enum
 from typing import TypeVar
+
+from phoneagent.sip.errors import LocalProtocolError
 
 Timer = TypeVar("Timer")
 
@@ -29,3 +33,18 @@ def fire_due(
         del deadlines[timer]
         reported |= fire(timer, now)
     return reported
+
+
+State = TypeVar("State", bound=Enum)
+Event = TypeVar("Event", bound=Enum)
+
+
+def next_state(
+    transitions: Mapping[tuple[State, Event], State], state: State, event: Event, label: str
+) -> State:
+    """The state ``event`` leads to from ``state``; LocalProtocolError when illegal there
+    (DESIGN.md principle 3: an event illegal in a state is our bug, never ignored)."""
+    new = transitions.get((state, event))
+    if new is None:
+        raise LocalProtocolError(f"{label}: {event.value} is not allowed in state {state.value}")
+    return new

@@ -47,7 +47,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from phoneagent.sip.deadlines import fire_due
+from phoneagent.sip.deadlines import fire_due, next_state
 from phoneagent.sip.errors import LocalProtocolError
 from phoneagent.sip.grammar import split_list
 from phoneagent.sip.headers import Headers, header_key
@@ -289,12 +289,7 @@ class ClientTransaction:
         self._outbox.append(Outgoing(message, self.destination))
 
     def _transition(self, event: ClientInput) -> None:
-        new = self._transitions.get((self.state, event))
-        if new is None:
-            raise LocalProtocolError(
-                f"{self._label}: {event.value} is not allowed in state {self.state.value}"
-            )
-        self._set_state(new)
+        self._set_state(next_state(self._transitions, self.state, event, self._label))
 
     def _set_state(self, new: ClientState) -> None:
         old = self.state

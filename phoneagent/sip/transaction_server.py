@@ -46,8 +46,7 @@ import logging
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from phoneagent.sip.deadlines import fire_due
-from phoneagent.sip.errors import LocalProtocolError
+from phoneagent.sip.deadlines import fire_due, next_state
 from phoneagent.sip.message import Request, Response
 from phoneagent.sip.responses import make_response
 from phoneagent.sip.transport import Outgoing, Peer
@@ -258,12 +257,7 @@ class ServerTransaction:
         return False
 
     def _transition(self, event: ServerInput) -> None:
-        new = self._transitions.get((self.state, event))
-        if new is None:
-            raise LocalProtocolError(
-                f"{self._label}: {event.value} is not allowed in state {self.state.value}"
-            )
-        self._set_state(new)
+        self._set_state(next_state(self._transitions, self.state, event, self._label))
 
     def _set_state(self, new: ServerState) -> None:
         old = self.state
