@@ -75,8 +75,18 @@ def config(baresip: BaresipPeer, record: Path) -> str:
 
 
 def newest(paths: list[Path]) -> Path:
+    """baresip's newest recording, once sndfile has finished it (bounded wait)."""
     assert paths, "baresip recorded nothing"
-    return max(paths, key=lambda path: path.stat().st_mtime)
+    path = max(paths, key=lambda candidate: candidate.stat().st_mtime)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with wave.open(str(path), "rb"):
+                return path
+        except (wave.Error, EOFError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def test_phoneagent_calls_baresip_audio_both_ways(tmp_path: Path) -> None:
@@ -248,6 +258,7 @@ def test_calls_through_kamailio_both_directions(tmp_path: Path) -> None:
             time.sleep(2.5)
             bob.command("hangup")  # the BYE comes back along the record-routed path
             assert phone.wait_event("ended")["reason"] == "remote-hangup"
+            bob.wait_event("CALL_CLOSED")  # baresip finishes its recording with the call
             assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard (outgoing)")
             assert_clean_audio(
                 newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard (1)"
