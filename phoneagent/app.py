@@ -1,9 +1,12 @@
-"""The running phone: one asyncio loop wiring config, transports, the SIP core and the console.
+"""The running phone: one asyncio loop wiring config, hardware, the phone, SIP and console.
 
-Wiring only (DESIGN.md principle 9): inputs are fed to ``sip.ua.UserAgent`` with
-``loop.time()``, its send actions go to ``aio.sip_transport.SipTransports``, its
-single timer deadline is armed with one ``loop.call_at``, and its events become
-console ``event`` lines and log lines.  No protocol decisions are made here.
+Wiring only (DESIGN.md principle 9): network input is fed to ``sip.ua.UserAgent``
+with ``loop.time()``, its send actions go to ``aio.sip_transport.SipTransports``,
+its single timer deadline is armed with one ``loop.call_at``.  What the user does
+on the hardware (``hal``) and what the stack reports about calls
+(``call_control``) are fed to the phone's state machine (``phone.machine``), whose
+commands go back to the calls, the ringer, the LEDs and the earpiece; everything
+also becomes console ``event`` lines and log lines.  No decisions are made here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import logging
 import signal
 import socket
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 from phoneagent.aio.resolver import locate
@@ -22,11 +27,22 @@ from phoneagent.aio.sip_transport import (
     make_client_tls_context,
     make_server_tls_context,
 )
-from phoneagent.call_control import CallControl
+from phoneagent.audio_files import WavRecorder, source_for
+from phoneagent.call_control import CallAudio, CallControl
 from phoneagent.config import Config
 from phoneagent.console import CommandRegistry, CommandResult, ConsoleProtocol, format_event
+from phoneagent.earpiece import Earpiece
+from phoneagent.hal.factory import Hardware, HardwareSettings, build_hardware
+from phoneagent.hal.interfaces import KEYS, HardwareEvent, HookChanged, HookFlashed, KeyPressed
+from phoneagent.hal.mock import MockHardware
 from phoneagent.hal.serial import SerialPort
+from phoneagent.history import CallHistory
+from phoneagent.media.tones import tone
+from phoneagent.phone import events as phone_events
+from phoneagent.phone.dialplan import DialPlan
+from phoneagent.phone.machine import PhoneMachine, PhoneSettings
 from phoneagent.sip.auth import Credentials
+from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.transaction import TimerSettings
 from phoneagent.sip.transport import Peer, Transport
 from phoneagent.sip.ua import RegistrationChanged, TargetsNeeded, UserAgent, UserAgentSettings
@@ -46,20 +62,29 @@ def instance_id_for(config: Config) -> str:
 
 
 class Phone:
-    """One account's SIP user agent, its transports and its console, on the running loop."""
+    """One account's phone: hardware, state machine, SIP user agent, transports, console."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, name: str = "phone") -> None:
         self.config = config
+        self.name = name
         self.loop = asyncio.get_running_loop()
         self.transports: SipTransports | None = None
         self.ua: UserAgent | None = None
         self.console: ConsoleProtocol | None = None
         self.serial: SerialPort | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._machine_timer: asyncio.TimerHandle | None = None
+        self._drain_scheduled = False
         self._stopped = asyncio.Event()
         self._relocating = False
-        self.registration = "unregistered"
+        self.registration = "unregistered" if config.account.register else "off"
         self.calls: CallControl | None = None
+        self.hardware: Hardware | None = None
+        self.earpiece: Earpiece | None = None
+        self.recorder: WavRecorder | None = None
+        self.machine = PhoneMachine(phone_settings(config), self.loop.time())
+        #: Extra listeners of console events (the demo and the simulator print them).
+        self.observers: list[Callable[[str, dict[str, object]], None]] = []
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -81,7 +106,7 @@ class Phone:
         )
         listen = config.network.listen
         target_uri = account.outbound_proxy or account.registrar
-        targets = await self._locate()
+        targets = await self._locate() if account.register else []
         if transport is Transport.TLS and server_tls is None:
             local = Peer(transport, listen.host, listen.port or 5061)
         else:
@@ -100,13 +125,54 @@ class Phone:
             tls_server_name=target_uri.host,
         )
         self.ua = UserAgent(settings, local)
-        self.calls = CallControl(config, self.ua, self._console_event, self._pump)
+        self._start_hardware()
+        assert self.earpiece is not None and self.hardware is not None
+        audio = CallAudio(self.hardware.audio.read, self.earpiece.call_audio)
+        self.calls = CallControl(
+            config,
+            self.ua,
+            self.feed,
+            self.event,
+            self._pump,
+            audio=audio,
+            new_line=self.machine.new_line,
+            history=CallHistory(config.history.path),
+        )
         await self._start_console()
         log.info("phoneagent: %s over %s from %s", account.uri, transport.value, local)
         now = self.loop.time()
-        self.ua.set_targets(targets, now)
-        self.ua.start(now)
+        if account.register:
+            self.ua.set_targets(targets, now)
+            self.ua.start(now)
         self._pump()
+        self._drain_machine()
+
+    def _start_hardware(self) -> None:
+        config = self.config
+        sink = None
+        if config.hardware.backend == "mock" and config.media.record:
+            self.recorder = WavRecorder(Path(config.media.record))
+            sink = self.recorder.write
+        settings = HardwareSettings(
+            backend=config.hardware.backend,
+            profile=config.hardware.profile,
+            flash_min_ms=config.hardware.flash_min_ms,
+            flash_max_ms=config.hardware.flash_max_ms,
+            capture_device=config.audio.capture_device,
+            playback_device=config.audio.playback_device,
+            ring_device=config.audio.ring_device or "",
+            period_ms=config.audio.period_ms,
+        )
+        self.hardware = build_hardware(
+            settings,
+            self.loop,
+            self._hardware_event,
+            call_soon_threadsafe=self.loop.call_soon_threadsafe,
+            mock_audio_source=source_for(config.media.play),
+            mock_audio_sink=sink,
+        )
+        self.hardware.audio.start(8000)  # G.711's rate; wideband codecs will restart it
+        self.earpiece = Earpiece(self.loop, self.hardware.audio.write, config.phone.tone_country)
 
     async def _locate(self) -> list[Peer]:
         account = self.config.account
@@ -132,13 +198,79 @@ class Phone:
                 async with asyncio.timeout(STOP_TIMEOUT):
                     while not self.ua.is_stopped:
                         await asyncio.sleep(0.05)
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._machine_timer):
+            if timer is not None:
+                timer.cancel()
+        if self.earpiece is not None:
+            self.earpiece.close()
+        if self.hardware is not None:
+            self.hardware.ringer.set(False)
+            self.hardware.close()
+        if self.recorder is not None:
+            self.recorder.close()
         if self.serial is not None:
             self.serial.close()
         if self.transports is not None:
             await self.transports.close()
         self._stopped.set()
+
+    # -- the phone's state machine ------------------------------------------------------------
+
+    def feed(self, event: phone_events.PhoneInput) -> None:
+        """An input for the state machine; its commands run soon, outside the caller's stack
+        (a call event handled inside the SIP pump must not re-enter the pump)."""
+        self.machine.handle(event, self.loop.time())
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self.loop.call_soon(self._drain_machine)
+
+    def _drain_machine(self) -> None:
+        self._drain_scheduled = False
+        while (command := self.machine.next_command()) is not None:
+            self._execute(command)
+        if self._machine_timer is not None:
+            self._machine_timer.cancel()
+            self._machine_timer = None
+        deadline = self.machine.get_timer()
+        if deadline is not None:
+            self._machine_timer = self.loop.call_at(deadline, self._machine_due)
+
+    def _machine_due(self) -> None:
+        self._machine_timer = None
+        self.machine.handle_timer(self.loop.time())
+        self._drain_machine()
+
+    def _execute(self, command: phone_events.PhoneCommand) -> None:
+        hardware, earpiece = self.hardware, self.earpiece
+        assert hardware is not None and earpiece is not None and self.calls is not None
+        if isinstance(command, phone_events.PlayTone):
+            earpiece.play_tone(command.name)
+            self.event("tone", name=command.name or "off")
+        elif isinstance(command, phone_events.SetRinger):
+            hardware.ringer.set(command.on)
+            self.event("ring", state="on" if command.on else "off")
+        elif isinstance(command, phone_events.SetIndicator):
+            hardware.indicators.set(command.name, command.on)
+            self.event("led", name=command.name, state="on" if command.on else "off")
+        elif isinstance(command, phone_events.ConnectAudio):
+            earpiece.connect(command.line)
+        elif isinstance(command, phone_events.StateChanged):
+            self.event("state", old=command.old, new=command.new)
+        elif isinstance(command, phone_events.DoNotDisturbChanged):
+            log.info("do not disturb %s", "on" if command.on else "off")
+            self.event("dnd", state="on" if command.on else "off")
+        else:
+            self.calls.execute(command)
+
+    def _hardware_event(self, event: HardwareEvent) -> None:
+        if isinstance(event, KeyPressed):
+            self.feed(phone_events.KeyPress(event.key))
+        elif isinstance(event, HookFlashed):
+            self.event("hook", state="flash")
+            self.feed(phone_events.HookFlash())
+        elif isinstance(event, HookChanged):
+            self.event("hook", state="off" if event.off_hook else "on")
+            self.feed(phone_events.HookOff() if event.off_hook else phone_events.HookOn())
 
     # -- the console ---------------------------------------------------------------------------
 
@@ -146,16 +278,24 @@ class Phone:
         port = self.config.console.port
         if not port:
             return
-        commands = CommandRegistry()
-        commands.register("status", self._status, "", "registration, address and call state")
-        assert self.calls is not None
-        commands.register("dial", self.calls.dial, "TARGET", "call digits or a sip:/sips:/tel: URI")
-        commands.register("answer", self.calls.answer, "", "answer the ringing call")
-        commands.register("hangup", self.calls.hangup, "", "end or cancel the call")
-        commands.register("dtmf", self.calls.dtmf, "DIGITS", "send DTMF (RFC 4733) in the call")
-        self.console = ConsoleProtocol(commands)
+        self.console = ConsoleProtocol(self.console_commands())
         self.serial = SerialPort(port, self.config.console.baudrate, self._console_input)
         await self.serial.open()
+
+    def console_commands(self) -> CommandRegistry:
+        commands = CommandRegistry()
+        commands.register("status", self._status, "", "registration, address and call state")
+        commands.register("dial", self._dial, "TARGET", "call digits or a sip:/sips:/tel: URI")
+        commands.register("answer", self._answer, "", "answer the ringing call")
+        commands.register("hangup", self._hangup, "", "end or cancel the call")
+        commands.register("dtmf", self._dtmf, "DIGITS", "send DTMF (RFC 4733) in the call")
+        commands.register("dnd", self._dnd, "on|off", "do not disturb: refuse incoming calls")
+        if self.config.hardware.backend == "mock":
+            commands.register("hook", self._hook, "off|on", "lift or put down the handset")
+            commands.register("flash", self._flash, "", "flash the hook (hold, call waiting)")
+            commands.register("key", self._key, "KEY", "press one key: 0-9 * # A-D")
+            commands.register("keys", self._keys, "KEYS", "press keys one after another")
+        return commands
 
     def _console_input(self, data: bytes) -> None:
         if self.console is None or self.serial is None:
@@ -166,11 +306,90 @@ class Phone:
     def _status(self, args: list[str]) -> CommandResult:
         address = str(self.ua.local.host_port) if self.ua is not None else ""
         call = self.calls.state if self.calls is not None else "idle"
-        return CommandResult.ok(registration=self.registration, address=address, call=call)
+        return CommandResult.ok(
+            registration=self.registration,
+            address=address,
+            call=call,
+            phone=self.machine.state.value,
+        )
 
-    def _console_event(self, name: str, **fields: object) -> None:
+    def _dial(self, args: list[str]) -> CommandResult:
+        if self.calls is None:
+            return CommandResult.fail("not-ready")
+        if self.calls.lines:
+            return CommandResult.fail("busy", "a call is in progress")
+        try:
+            target = self.calls.target_of(args[0])
+        except RemoteProtocolError as error:
+            return CommandResult.fail("bad-target", error.reason)
+        self.feed(phone_events.HandsFreeDial(args[0]))
+        return CommandResult.ok(target=str(target))
+
+    def _answer(self, args: list[str]) -> CommandResult:
+        if self.calls is None or not any(
+            active.direction == "incoming" and active.media is None
+            for active in self.calls.lines.values()
+        ):
+            return CommandResult.fail("no-incoming-call")
+        self.feed(phone_events.HandsFreeAnswer())
+        return CommandResult.ok()
+
+    def _hangup(self, args: list[str]) -> CommandResult:
+        if self.calls is None or not self.calls.lines:
+            return CommandResult.fail("no-call")
+        self.feed(phone_events.HandsFreeHangUp())
+        return CommandResult.ok()
+
+    def _dtmf(self, args: list[str]) -> CommandResult:
+        if self.calls is None:
+            return CommandResult.fail("no-call")
+        problem = self.calls.send_dtmf(args[0])
+        if problem is not None:
+            reason, _, detail = problem.partition(" ")
+            return CommandResult.fail(reason, detail or None)
+        return CommandResult.ok(digits=args[0])
+
+    def _dnd(self, args: list[str]) -> CommandResult:
+        if args[0] not in ("on", "off"):
+            return CommandResult.fail("bad-argument", "on or off")
+        self.feed(phone_events.SetDoNotDisturb(args[0] == "on"))
+        return CommandResult.ok(dnd=args[0])
+
+    def _mock(self) -> MockHardware:
+        assert isinstance(self.hardware, MockHardware)
+        return self.hardware
+
+    def _hook(self, args: list[str]) -> CommandResult:
+        if args[0] == "off":
+            self._mock().lift_handset()
+        elif args[0] == "on":
+            self._mock().hang_up()
+        else:
+            return CommandResult.fail("bad-argument", "off or on")
+        return CommandResult.ok(hook=args[0])
+
+    def _flash(self, args: list[str]) -> CommandResult:
+        self._mock().flash()
+        return CommandResult.ok()
+
+    def _key(self, args: list[str]) -> CommandResult:
+        if args[0] not in KEYS:
+            return CommandResult.fail("bad-key", "0-9, *, #, A-D")
+        self._mock().press(args[0])
+        return CommandResult.ok(key=args[0])
+
+    def _keys(self, args: list[str]) -> CommandResult:
+        if not args[0] or any(key not in KEYS for key in args[0]):
+            return CommandResult.fail("bad-key", "0-9, *, #, A-D")
+        self._mock().dial(args[0])
+        return CommandResult.ok(keys=args[0])
+
+    def event(self, name: str, /, **fields: object) -> None:
+        """A console ``event`` line (and the observers)."""
         if self.serial is not None:
             self.serial.write(format_event(name, **fields))
+        for observer in self.observers:
+            observer(name, fields)
 
     # -- SipTransportListener: network input ---------------------------------------------------
 
@@ -244,12 +463,13 @@ class Phone:
     def _dispatch(self, event: object) -> None:
         if isinstance(event, RegistrationChanged):
             self.registration = event.state
+            self.feed(phone_events.RegistrationChanged(event.state == "registered"))
             if event.state == "registered":
                 log.info("registered for %d s", event.expires or 0)
-                self._console_event("registered", expires=event.expires)
+                self.event("registered", expires=event.expires)
             elif event.state == "unregistered":
                 log.info("unregistered")
-                self._console_event("unregistered")
+                self.event("unregistered")
             else:
                 log.warning(
                     "registration failed: %s %s%s",
@@ -257,7 +477,7 @@ class Phone:
                     event.reason,
                     f" (retry in {event.retry_in:.1f} s)" if event.retry_in is not None else "",
                 )
-                self._console_event("registration-failed", code=event.code, reason=event.reason)
+                self.event("registration-failed", code=event.code, reason=event.reason)
         elif isinstance(event, TargetsNeeded) and not self._relocating:
             self._relocating = True
             self.loop.create_task(self._relocate())
@@ -271,6 +491,28 @@ class Phone:
                 self._pump()
         finally:
             self._relocating = False
+
+
+def phone_settings(config: Config) -> PhoneSettings:
+    """The state machine's settings from ``[phone]`` (the ring cadence from the tone plan)."""
+    phone = config.phone
+    ring = tone(phone.tone_country, "ring")
+    cadence = tuple(
+        (segment.duration_ms / 1000, bool(segment.frequencies))
+        for segment in ring.segments
+        if segment.duration_ms is not None
+    )
+    return PhoneSettings(
+        dial_plan=DialPlan.parse(list(phone.dial_plan)),
+        speed_dials=dict(phone.speed_dials),
+        inter_digit_timeout=phone.inter_digit_timeout,
+        tone_country=phone.tone_country,
+        ring_cadence=cadence,
+        auto_answer=phone.auto_answer,
+        auto_answer_delay=phone.auto_answer_delay,
+        do_not_disturb=phone.do_not_disturb,
+        call_waiting=phone.call_waiting,
+    )
 
 
 def _source_address_towards(targets: list[Peer]) -> str:

@@ -1,33 +1,34 @@
-"""Calls on the running phone: console commands, SIP call events, and each call's media.
+"""The SIP side of the phone's calls: one ``ActiveCall`` per line, and each call's media.
 
-Application wiring in the spirit of ``app.py`` (one asyncio loop owns the I/O):
-``dial``/``answer``/``hangup``/``dtmf`` come from the console, call events from
-``UserAgent.call_events()``; a call's RTP ports are opened when its SDP is built,
-its ``MediaSession`` starts once offer and answer are both known, and everything
-is closed when the call ends.  Until the handset lands, a call's audio comes from
-``[media] play`` and what it receives is written to ``[media] record``.
+Application wiring in the spirit of ``app.py`` (one asyncio loop owns the I/O).
+Commands come from the phone's state machine by line number (place, answer,
+reject, hang up, hold, resume, DTMF); SIP call events from
+``UserAgent.call_events()`` become the machine's inputs (``IncomingCall``,
+``CallProgressed``, ``CallAnswered``, ``CallEnded``) and console ``event`` lines.
+A call's RTP ports are opened when its SDP is built, its ``MediaSession`` starts
+once offer and answer are both known (audio from the handset's microphone, into
+the earpiece), and everything is closed — and the call written to the history —
+when the call ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 import time
-import wave
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from phoneagent.aio.resolver import locate
 from phoneagent.aio.rtp_transport import RtpPorts
 from phoneagent.config import Config
-from phoneagent.console import CommandResult
+from phoneagent.history import CallHistory, CallRecord, HistoryFormatError
 from phoneagent.media.dtmf import DtmfError, DtmfRelay
 from phoneagent.media.session import MediaSession
 from phoneagent.media.srtp_keys import SrtpPolicy, SrtpPolicyError
-from phoneagent.media.tones import ToneGenerator, tone
+from phoneagent.phone import events as phone
 from phoneagent.sdp.model import SessionDescription
 from phoneagent.sdp.offer_answer import (
     MediaPolicy,
@@ -49,12 +50,15 @@ from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.invite import (
     CallAnswered,
     CallEnded,
+    CallProgress,
     CallRinging,
     IncomingCall,
     IncomingCallReceived,
     InfoReceived,
     OutgoingCall,
+    ReofferAnswered,
     ReofferReceived,
+    ReofferRejected,
 )
 from phoneagent.sip.transport import Peer, Transport
 from phoneagent.sip.ua import UserAgent
@@ -63,75 +67,67 @@ from phoneagent.sip.uri import SipUri, TelUri, Uri, parse_uri
 log = logging.getLogger(__name__)
 
 Emit = Callable[..., None]  # (event name, **fields) to the console
-TONE_RATE = 8000
-#: The tone a user hears after a call that failed, by end reason, and for how long.
-END_TONES = {"busy": "busy", "declined": "busy", "failed": "congestion"}
-END_TONE_SECONDS = 1.0
+Report = Callable[[phone.PhoneInput], None]  # to the phone's state machine
+#: Final responses meaning "no such number" (RFC 3261 §21.4.5, .11, .17, §21.6.4).
+UNOBTAINABLE_CODES = frozenset({404, 410, 484, 604})
 
 
-def tone_source(frequency: float, sample_rate: int = 8000) -> Callable[[int], bytes]:
-    """A phase-continuous sine at -10 dBm0-ish for the far end to detect."""
-    position = 0
-    step = 2 * math.pi * frequency / sample_rate
+@dataclass(frozen=True, slots=True)
+class CallAudio:
+    """The handset as calls see it: the microphone to send and the earpiece to play into."""
 
-    def read(samples: int) -> bytes:
-        nonlocal position
-        values = [int(8000 * math.sin(step * (position + i))) for i in range(samples)]
-        position += samples
-        return b"".join(value.to_bytes(2, "little", signed=True) for value in values)
-
-    return read
-
-
-def file_source(path: Path) -> Callable[[int], bytes]:
-    """Loop a WAV file (8 kHz mono 16-bit) or raw 16-bit little-endian PCM."""
-    if path.suffix.lower() == ".wav":
-        with wave.open(str(path), "rb") as audio:
-            data = audio.readframes(audio.getnframes())
-    else:
-        data = path.read_bytes()
-    data = data or b"\0\0"
-    position = 0
-
-    def read(samples: int) -> bytes:
-        nonlocal position
-        wanted = samples * 2
-        out = bytearray()
-        while len(out) < wanted:
-            chunk = data[position : position + wanted - len(out)]
-            out += chunk
-            position = (position + len(chunk)) % len(data)
-        return bytes(out)
-
-    return read
+    microphone: Callable[[int], bytes]
+    earpiece: Callable[[int, bytes], None]  # (line, PCM)
 
 
 @dataclass
 class ActiveCall:
+    line: int
     call: OutgoingCall | IncomingCall
+    started: float = field(default_factory=time.time)  # wall clock, for the history
+    connected_at: float | None = None  # loop time
     ports: RtpPorts | None = None
     offer: SessionDescription | None = None  # ours, when we offered
     remote_offer: SessionDescription | None = None  # theirs, when they offered
+    reoffer: SessionDescription | None = None  # our hold/resume offer in flight
     media: MediaSession | None = None
     timer: asyncio.TimerHandle | None = None
-    recorder: wave.Wave_write | None = None
     version: int = 1
     session_id: int = field(default_factory=lambda: random.randrange(1, 2**31))
     offered_keys: dict[int, SrtpPolicy] = field(default_factory=dict)  # by a=crypto tag
     srtp: SrtpKeys | None = None
-    progress: ToneGenerator | None = None  # a call-progress tone the user hears now
-    progress_timer: asyncio.TimerHandle | None = None
+    crypto_tag: int = 1
+    answering: bool = False
+
+    @property
+    def direction(self) -> str:
+        return "incoming" if isinstance(self.call, IncomingCall) else "outgoing"
 
 
 class CallControl:
-    def __init__(self, config: Config, ua: UserAgent, emit: Emit, pump: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        ua: UserAgent,
+        report: Report,
+        emit: Emit,
+        pump: Callable[[], None],
+        *,
+        audio: CallAudio,
+        new_line: Callable[[], int],
+        history: CallHistory | None = None,
+    ) -> None:
         self.config = config
         self.ua = ua
+        self.report = report
         self.emit = emit
         self.pump = pump
+        self.audio = audio
+        self.new_line = new_line
+        self.history = history
         self.loop = asyncio.get_running_loop()
         self.policy = MediaPolicy(codecs=config.media.codecs, ptime=config.media.ptime)
-        self.active: ActiveCall | None = None
+        self.lines: dict[int, ActiveCall] = {}
         self.srtp_mode = self._srtp_mode()
 
     def _srtp_mode(self) -> str:
@@ -154,70 +150,88 @@ class CallControl:
 
     @property
     def state(self) -> str:
-        if self.active is None:
+        if not self.lines:
             return "idle"
-        return "connected" if self.active.media is not None else "setup"
+        if any(active.media is not None for active in self.lines.values()):
+            return "connected"
+        return "setup"
 
-    # -- console commands --------------------------------------------------------------------
+    def connected_line(self) -> ActiveCall | None:
+        return next((a for a in self.lines.values() if a.media is not None), None)
 
-    def dial(self, args: list[str]) -> CommandResult:
-        if self.active is not None:
-            return CommandResult.fail("busy", "a call is in progress")
-        try:
-            target = self._target(args[0])
-        except RemoteProtocolError as error:
-            return CommandResult.fail("bad-target", error.reason)
-        self.loop.create_task(self._dial(target))
-        return CommandResult.ok(target=str(target))
+    # -- commands of the phone's state machine -------------------------------------------------
 
-    def answer(self, args: list[str]) -> CommandResult:
-        active = self.active
-        if active is None or not isinstance(active.call, IncomingCall) or active.media:
-            return CommandResult.fail("no-incoming-call")
-        self.loop.create_task(self._answer(active))
-        return CommandResult.ok()
-
-    def hangup(self, args: list[str]) -> CommandResult:
-        if self.active is None:
-            return CommandResult.fail("no-call")
-        self.active.call.hangup(self.loop.time())
-        self.ua.after_call_command(self.loop.time())
+    def execute(self, command: phone.PhoneCommand) -> None:
+        now = self.loop.time()
+        if isinstance(command, phone.PlaceCall):
+            self.loop.create_task(self._place(command.line, command.target))
+            return
+        active = self.lines.get(getattr(command, "line", -1))
+        if active is None:
+            log.debug("%s for a line without a call", command)
+            return
+        if isinstance(command, phone.AnswerCall):
+            if not active.answering and active.media is None:
+                active.answering = True
+                self.loop.create_task(self._answer(active))
+        elif isinstance(command, phone.RejectCall):
+            if isinstance(active.call, IncomingCall):
+                active.call.reject(command.code, now)
+        elif isinstance(command, phone.HangUpCall):
+            active.call.hangup(now)
+        elif isinstance(command, phone.HoldCall):
+            self._reoffer(active, "sendonly", now)
+        elif isinstance(command, phone.ResumeCall):
+            self._reoffer(active, "sendrecv", now)
+        elif isinstance(command, phone.SendDtmf):
+            self._send_dtmf(active, command.digit)
+        self.ua.after_call_command(now)
         self.pump()
-        return CommandResult.ok()
 
-    def dtmf(self, args: list[str]) -> CommandResult:
-        active = self.active
-        if active is None or active.media is None:
-            return CommandResult.fail("no-call")
+    def send_dtmf(self, digits: str) -> str | None:
+        """Console ``dtmf``: in the connected call; an error text or None."""
+        active = self.connected_line()
+        if active is None:
+            return "no-call"
+        return self._send_dtmf(active, digits)
+
+    def _send_dtmf(self, active: ActiveCall, digits: str) -> str | None:
+        if active.media is None:
+            return "no-call"
         try:
-            active.media.send_dtmf(args[0], self.loop.time())
+            active.media.send_dtmf(digits, self.loop.time())
         except (ValueError, DtmfError) as error:
-            return CommandResult.fail("bad-digits", str(error))
+            return f"bad-digits {error}"
         self._arm_media(active)
-        return CommandResult.ok(digits=args[0])
+        return None
 
-    def _target(self, text: str) -> Uri:
-        domain = self.config.account.uri.host
-        if text.replace("*", "").replace("#", "").replace("+", "").isdigit():
-            return parse_uri(f"sip:{text.replace('#', '%23')}@{domain}")
+    def target_of(self, text: str) -> Uri:
+        """Digits go to ``sip:DIGITS@<the account's domain[:port]>``, ``+E.164`` and ``tel:`` to
+        ``sip:…;user=phone`` there (RFC 3261 §19.1.6); ``sip:``/``sips:`` as they are."""
+        account = self.config.account.uri
+        host, port = account.host, account.port
+        if text.startswith("+") and text[1:].isdigit():
+            return TelUri(text).to_sip(host, port)
+        if text.replace("*", "").replace("#", "").isdigit():
+            return parse_uri(f"sip:{text.replace('#', '%23')}@{account.host_port}")
         uri = parse_uri(text)
         if isinstance(uri, TelUri):
-            return uri.to_sip(domain)
+            return uri.to_sip(host, port)
         if not isinstance(uri, SipUri):
             raise RemoteProtocolError(f"cannot call a {uri.scheme}: URI", 416)
         return uri
 
     # -- call set-up ---------------------------------------------------------------------------
 
-    async def _open_ports(self) -> RtpPorts:
+    async def _open_ports(self, line: int) -> RtpPorts:
         def on_rtp(data: bytes, source: tuple[str, int], now: float) -> None:
-            active = self.active
+            active = self.lines.get(line)
             if active is not None and active.media is not None:
                 active.media.receive_rtp(data, source, now)
                 self._media_events(active)
 
         def on_rtcp(data: bytes, source: tuple[str, int], now: float) -> None:
-            active = self.active
+            active = self.lines.get(line)
             if active is not None and active.media is not None:
                 active.media.receive_rtcp(data, source, now)
 
@@ -228,27 +242,43 @@ class CallControl:
         account = self.config.account
         if account.outbound_proxy is not None or not isinstance(target, SipUri):
             return None  # the UA's target: the outbound proxy (or registrar)
+        if account.register and target.port is None and target.host == account.uri.host:
+            # Our own domain, which the registrar serves: DNS would find the same server
+            # (RFC 3263); a number dialled on the keypad lands here.
+            return None
         transport = Transport(account.transport)
         nameservers = [(server.host, server.port) for server in self.config.network.dns_servers]
         targets = await locate(target, {transport}, transport, nameservers or None)
         return next(iter(targets), None)
 
-    async def _dial(self, target: Uri) -> None:
+    def _failed(self, line: int, reason: str, code: int | None, why: str) -> None:
+        log.warning("call on line %d not placed: %s", line, why)
+        self.report(phone.CallEnded(line, reason, code))
+        fields: dict[str, object] = {"reason": reason, "line": line}
+        if code is not None:
+            fields["code"] = code
+        self.emit("ended", **fields)
+        self.pump()
+
+    async def _place(self, line: int, text: str) -> None:
+        try:
+            target = self.target_of(text)
+        except RemoteProtocolError as error:
+            self._failed(line, "unobtainable", None, f"{text!r} is no target: {error.reason}")
+            return
         if self.srtp_mode == "refuse":
-            self.emit("ended", reason="failed", code=488)
+            self._failed(line, "failed", 488, "SRTP is mandatory but signalling is not TLS")
             return
         if isinstance(target, SipUri) and target.is_secure and self.srtp_mode != "mandatory":
-            log.warning("a sips: call needs TLS and SRTP end to end: refused")
-            self.emit("ended", reason="failed", code=488)
+            self._failed(line, "failed", 488, "a sips: call needs TLS and SRTP end to end")
             return
         destination = await self._next_hop(target)
-        ports = await self._open_ports()
-        active = ActiveCall(call=None)  # type: ignore[arg-type]  # set right below
-        offer = build_offer(
-            self.policy, self.ua.local.host, ports.rtp_port, active.session_id, active.version
-        )
+        ports = await self._open_ports(line)
+        session_id = random.randrange(1, 2**31)
+        offer = build_offer(self.policy, self.ua.local.host, ports.rtp_port, session_id, 1)
+        offered_keys: dict[int, SrtpPolicy] = {}
         if self.srtp_mode in ("optional", "mandatory"):
-            offer, active.offered_keys = with_crypto_offer(
+            offer, offered_keys = with_crypto_offer(
                 offer,
                 self.config.media.srtp_suites,
                 secure_profile=self.srtp_mode == "mandatory",
@@ -256,18 +286,28 @@ class CallControl:
         call = self.ua.dial(target, bytes(offer), self.loop.time(), destination)
         if call is None:
             ports.close()
-            self.emit("ended", reason="failed", code=503)
+            self._failed(line, "failed", 503, "no server to send the INVITE to")
             return
-        active.call, active.ports, active.offer = call, ports, offer
-        self.active = active
+        self.lines[line] = ActiveCall(
+            line,
+            call,
+            ports=ports,
+            offer=offer,
+            session_id=session_id,
+            offered_keys=offered_keys,
+        )
+        self.emit("calling", line=line, target=str(target))
         self.pump()
 
     async def _answer(self, active: ActiveCall) -> None:
-        if active.remote_offer is None:
-            active.call.hangup(self.loop.time())
+        assert isinstance(active.call, IncomingCall)
+        if active.remote_offer is None:  # offerless INVITE: not supported yet
+            active.call.reject(488, self.loop.time())
+            self.ua.after_call_command(self.loop.time())
+            self.pump()
             return
-        ports = await self._open_ports()
-        if self.active is not active:  # the caller gave up while the ports opened
+        ports = await self._open_ports(active.line)
+        if self.lines.get(active.line) is not active:  # the caller gave up meanwhile
             ports.close()
             return
         active.ports = ports
@@ -284,57 +324,77 @@ class CallControl:
                 answer, active.srtp = self._answer_srtp(answer, negotiated)
         except RemoteProtocolError as error:
             log.warning("cannot answer the offer: %s", error.reason)
-            assert isinstance(active.call, IncomingCall)
             active.call.reject(error.status_hint or 488, self.loop.time())
             self.ua.after_call_command(self.loop.time())
             self.pump()
             return
-        assert isinstance(active.call, IncomingCall)
         active.call.answer(bytes(answer), self.loop.time())
         self.ua.after_call_command(self.loop.time())
         if negotiated is not None:
             self._start_media(active, negotiated)
-        self.emit("connected")
+        self.emit("connected", line=active.line)
+        self.report(phone.CallAnswered(active.line))
         self.pump()
 
     # -- call events ---------------------------------------------------------------------------
+
+    def _line_of(self, call: object) -> ActiveCall | None:
+        return next((a for a in self.lines.values() if a.call is call), None)
 
     def handle_event(self, event: object) -> None:
         now = self.loop.time()
         log.debug("call event %s", type(event).__name__)
         if isinstance(event, IncomingCallReceived) and isinstance(event.call, IncomingCall):
             self._incoming(event.call, event.sdp, now)
-        elif isinstance(event, CallRinging):
-            self.emit("ringing")
-            if self.active is not None and not event.early_media_sdp:
-                self._play_progress(self.active, "ringback")
+            return
+        active = self._line_of(getattr(event, "call", None))
+        if active is None:
+            return
+        if isinstance(event, CallRinging):
+            self.emit("ringing", line=active.line)
+            self.report(phone.CallProgressed(active.line, early_media=bool(event.early_media_sdp)))
+        elif isinstance(event, CallProgress) and event.early_media_sdp:
+            self.report(phone.CallProgressed(active.line, early_media=True))
         elif isinstance(event, CallAnswered):
-            current = self.active
-            if current is None or current.offer is None or not event.sdp:
-                return
-            self._stop_progress(current)
-            try:
-                negotiated = process_answer(current.offer, SessionDescription.parse(event.sdp))
-                if current.offered_keys:
-                    current.srtp = keys_from_answer(negotiated.crypto, current.offered_keys)
-                if current.srtp is None and self.srtp_mode == "mandatory":
-                    raise RemoteProtocolError("the far end answered without SRTP", 488)
-            except RemoteProtocolError as error:
-                log.warning("unusable answer: %s", error.reason)
-                event.call.hangup(now)
-                return
-            self._start_media(current, negotiated)
-            self.emit("connected")
+            self._answered(active, event, now)
         elif isinstance(event, ReofferReceived):
-            self._reoffer(event, now)
+            self._reoffer_received(active, event, now)
+        elif isinstance(event, ReofferAnswered):
+            self._reoffer_answered(active, event)
+        elif isinstance(event, ReofferRejected):
+            log.warning("line %d: re-INVITE refused with %d", active.line, event.code)
+            active.reoffer = None
         elif isinstance(event, InfoReceived):
             if event.content_type.lower() == DtmfRelay.CONTENT_TYPE:
                 try:
-                    self.emit("dtmf", digit=DtmfRelay.parse(event.body).digit)
+                    self.emit("dtmf", digit=DtmfRelay.parse(event.body).digit, line=active.line)
                 except (DtmfError, RemoteProtocolError):
                     log.info("unreadable dtmf-relay body")
         elif isinstance(event, CallEnded):
-            self._ended(event)
+            self._ended(active, event)
+
+    def _answered(self, active: ActiveCall, event: CallAnswered, now: float) -> None:
+        if active.offer is None or not event.sdp or active.media is not None:
+            return
+        try:
+            negotiated = process_answer(active.offer, SessionDescription.parse(event.sdp))
+            if active.offered_keys:
+                active.srtp = keys_from_answer(negotiated.crypto, active.offered_keys)
+                if active.srtp is not None:
+                    active.crypto_tag = next(
+                        tag
+                        for tag, policy in active.offered_keys.items()
+                        if policy is active.srtp.outbound
+                    )
+            if active.srtp is None and self.srtp_mode == "mandatory":
+                raise RemoteProtocolError("the far end answered without SRTP", 488)
+        except RemoteProtocolError as error:
+            log.warning("unusable answer: %s", error.reason)
+            event.call.hangup(now)
+            return
+        self._start_media(active, negotiated)
+        self.emit("connected", line=active.line)
+        self.report(phone.CallAnswered(active.line))
 
     def _answer_srtp(
         self, answer: SessionDescription, negotiated: NegotiatedMedia
@@ -354,28 +414,66 @@ class CallControl:
         return with_crypto_answer(answer, line), keys
 
     def _incoming(self, call: IncomingCall, sdp: bytes | None, now: float) -> None:
-        if self.active is not None:
-            call.reject(486, now)  # one call at a time until call waiting lands
-            return
-        active = ActiveCall(call=call)
+        remote_offer = None
         if sdp:
             try:
-                active.remote_offer = SessionDescription.parse(sdp)
+                remote_offer = SessionDescription.parse(sdp)
             except RemoteProtocolError:
                 call.reject(400, now)
                 return
-        self.active = active
+        active = ActiveCall(self.new_line(), call, remote_offer=remote_offer)
+        self.lines[active.line] = active
         call.ring(now)
-        self.emit("incoming", **{"from": str(call.remote_identity.uri)})
-        if self.config.phone.auto_answer:
-            self.loop.call_later(
-                self.config.phone.auto_answer_delay,
-                lambda: self.loop.create_task(self._answer(active)),
-            )
+        caller = str(call.remote_identity.uri)
+        self.emit("incoming", **{"from": caller, "line": active.line})
+        self.report(phone.IncomingCall(active.line, caller))
 
-    def _reoffer(self, event: ReofferReceived, now: float) -> None:
-        active = self.active
-        if active is None or active.ports is None or not event.sdp:
+    # -- re-INVITEs: theirs and ours (hold, resume) ----------------------------------------------
+
+    def _reoffer(self, active: ActiveCall, direction: str, now: float) -> None:
+        """Hold (``sendonly``, RFC 3264 §8.4) or resume (``sendrecv``) with a new offer that
+        keeps our SRTP key: a new context with the same key would reuse keystream."""
+        if active.ports is None or active.media is None:
+            return
+        active.version += 1
+        offer = build_offer(
+            self.policy,
+            self.ua.local.host,
+            active.ports.rtp_port,
+            active.session_id,
+            active.version,
+            direction=direction,
+        )
+        if active.srtp is not None:
+            crypto = CryptoLine(
+                active.crypto_tag, active.srtp.suite, active.srtp.outbound.to_sdes_inline()
+            )
+            offer = with_crypto_answer(offer, crypto)
+            offer = replace(
+                offer,
+                media=tuple(
+                    replace(entry, proto=active.media.negotiated.proto) for entry in offer.media
+                ),
+            )
+        if active.call.reoffer(bytes(offer), now):
+            active.reoffer = offer
+            log.info("line %d: %s", active.line, "hold" if direction == "sendonly" else "resume")
+        else:
+            log.warning("line %d: cannot re-offer now (an offer is pending)", active.line)
+
+    def _reoffer_answered(self, active: ActiveCall, event: ReofferAnswered) -> None:
+        offer, active.reoffer = active.reoffer, None
+        if offer is None or not event.sdp or active.media is None:
+            return
+        try:
+            negotiated = process_answer(offer, SessionDescription.parse(event.sdp))
+        except RemoteProtocolError as error:
+            log.warning("line %d: unusable answer to our re-offer: %s", active.line, error.reason)
+            return
+        active.media.update(negotiated)
+
+    def _reoffer_received(self, active: ActiveCall, event: ReofferReceived, now: float) -> None:
+        if active.ports is None or not event.sdp:
             event.call.reject_reoffer(now)
             return
         try:
@@ -424,94 +522,91 @@ class CallControl:
             return answer, SrtpKeys(current.suite, current.outbound, inbound)
         raise RemoteProtocolError("re-offer without our SRTP suite", 488)
 
-    def _ended(self, event: CallEnded) -> None:
-        active = self.active
-        if active is None or active.call is not event.call:
-            return
-        self.active = None
-        self._stop_progress(active)
-        if active.timer is not None:
-            active.timer.cancel()
-        if active.media is not None and active.ports is not None:
-            data, destination = active.media.goodbye(self.loop.time())
-            active.ports.send_rtcp(data, destination)
-            log.info("call statistics: %s", active.media.call_statistics())
-        if active.ports is not None:
-            active.ports.close()
-        # What the user hears after a failed call: busy or congestion, then the line goes.
-        ending = END_TONES.get(str(event.reason)) if active.media is None else None
-        if ending is not None and active.recorder is not None:
-            self._play_progress(active, ending)
-            recorder = active.recorder
+    # -- the end of a call ---------------------------------------------------------------------
 
-            def close() -> None:
-                self._stop_progress(active)
-                recorder.close()
-
-            self.loop.call_later(END_TONE_SECONDS, close)
-        elif active.recorder is not None:
-            active.recorder.close()
-        fields: dict[str, object] = {"reason": str(event.reason)}
+    def _ended(self, active: ActiveCall, event: CallEnded) -> None:
+        self.lines.pop(active.line, None)
+        media_fields = self._release(active)
+        reason = str(event.reason)
+        if reason == "no-answer":
+            reason = "timeout"
+        elif reason == "failed" and event.code in UNOBTAINABLE_CODES:
+            reason = "unobtainable"
+        self.report(phone.CallEnded(active.line, reason, event.code))
+        fields: dict[str, object] = {"reason": str(event.reason), "line": active.line}
         if event.code is not None:
             fields["code"] = event.code
         self.emit("ended", **fields)
+        self._write_history(active, reason, event.code, media_fields)
+
+    def _release(self, active: ActiveCall) -> dict[str, object]:
+        """Stop the media (RTCP BYE), close the ports; the call's media statistics."""
+        if active.timer is not None:
+            active.timer.cancel()
+            active.timer = None
+        statistics: dict[str, object] = {}
+        if active.media is not None and active.ports is not None:
+            data, destination = active.media.goodbye(self.loop.time())
+            active.ports.send_rtcp(data, destination)
+            stats = active.media.call_statistics()
+            log.info("call statistics: %s", stats)
+            statistics = {
+                "packets_sent": stats.packets_sent,
+                "packets_received": stats.packets_received,
+                "packets_lost": stats.packets_lost,
+                "jitter_ms": round(stats.jitter_ms, 2),
+                "round_trip_time_ms": stats.round_trip_time_ms,
+                "frames_concealed": stats.frames_concealed,
+                "codec": active.media.codec.name,
+                "srtp": active.srtp.suite if active.srtp is not None else None,
+                "srtp_dropped": active.media.srtp_dropped,
+            }
+        if active.ports is not None:
+            active.ports.close()
+        return statistics
+
+    def _write_history(
+        self, active: ActiveCall, reason: str, code: int | None, media: dict[str, object]
+    ) -> None:
+        if self.history is None:
+            return
+        if active.direction == "incoming" and active.connected_at is None:
+            # Never answered: the caller gave up (missed) or we refused (DND, busy, decline).
+            reason = "rejected" if reason == "local-hangup" else "missed"
+        duration = 0.0
+        if active.connected_at is not None:
+            duration = round(self.loop.time() - active.connected_at, 3)
+        record = CallRecord(
+            time=datetime.fromtimestamp(active.started, UTC),
+            direction="incoming" if isinstance(active.call, IncomingCall) else "outgoing",
+            peer=str(active.call.remote_identity.uri),
+            duration=duration,
+            end_reason=reason,
+            code=code,
+            media=media,
+        )
+        try:
+            self.history.append(record)
+        except (OSError, HistoryFormatError) as error:
+            # A full or read-only card must not take the phone down.
+            log.error("cannot write the call history: %s", error)
 
     # -- media -------------------------------------------------------------------------------------
 
     def _start_media(self, active: ActiveCall, negotiated: NegotiatedMedia) -> None:
-        play = self.config.media.play
-        if play.startswith("tone:"):
-            source = tone_source(float(play[5:]), negotiated.clock_rate)
-        elif play.startswith("file:"):
-            source = file_source(Path(play[5:]))
-        else:
-            source = lambda samples: b"\0\0" * samples  # noqa: E731
-        recorder = self._earpiece(active)
-        sink = recorder.writeframes if recorder is not None else (lambda pcm: None)
+        line = active.line
+        active.connected_at = self.loop.time()
         active.media = MediaSession(
-            negotiated, source, sink, self.loop.time(), wall_clock=time.time, srtp=active.srtp
+            negotiated,
+            self.audio.microphone,
+            lambda pcm: self.audio.earpiece(line, pcm),
+            self.loop.time(),
+            wall_clock=time.time,
+            srtp=active.srtp,
         )
         if active.srtp is not None:
             log.info("media encrypted with %s", active.srtp.suite)
         self._arm_media(active)
-
-    def _earpiece(self, active: ActiveCall) -> wave.Wave_write | None:
-        """Until the handset lands, what the user would hear goes to ``[media] record``."""
-        if active.recorder is None and self.config.media.record:
-            # Open for the call's lifetime; closed in _ended/close.
-            recorder = wave.open(self.config.media.record, "wb")  # noqa: SIM115
-            recorder.setnchannels(1)
-            recorder.setsampwidth(2)
-            recorder.setframerate(TONE_RATE)  # G.711's clock; wideband codecs will change it
-            active.recorder = recorder
-        return active.recorder
-
-    def _play_progress(self, active: ActiveCall, name: str) -> None:
-        """Play a locally generated call-progress tone (ringback, busy …) to the earpiece,
-        paced by an absolute 20 ms schedule like the media."""
-        self._stop_progress(active)
-        if self._earpiece(active) is None:
-            return
-        active.progress = ToneGenerator(tone(self.config.phone.tone_country, name), TONE_RATE)
-        start = self.loop.time()
-        frames = 0
-
-        def tick() -> None:
-            nonlocal frames
-            active.progress_timer = None
-            if active.progress is None or active.recorder is None:
-                return
-            active.recorder.writeframes(active.progress.frame(TONE_RATE // 50))
-            frames += 1
-            active.progress_timer = self.loop.call_at(start + frames * 0.020, tick)
-
-        tick()
-
-    def _stop_progress(self, active: ActiveCall) -> None:
-        if active.progress_timer is not None:
-            active.progress_timer.cancel()
-            active.progress_timer = None
-        active.progress = None
 
     def _arm_media(self, active: ActiveCall) -> None:
         if active.timer is not None:
@@ -521,7 +616,9 @@ class CallControl:
 
     def _media_due(self, active: ActiveCall) -> None:
         active.timer = None
-        if self.active is not active or active.media is None or active.ports is None:
+        if self.lines.get(active.line) is not active or active.media is None:
+            return
+        if active.ports is None:
             return
         now = self.loop.time()
         for data, destination in active.media.handle_timer(now):
@@ -535,13 +632,12 @@ class CallControl:
         if active.media is None:
             return
         while (event := active.media.next_event()) is not None:
-            self.emit("dtmf", digit=event.digit)
+            self.emit("dtmf", digit=event.digit, line=active.line)
 
     def close(self) -> None:
-        if self.active is not None:
-            self.active.call.hangup(self.loop.time())
-            if self.active.ports is not None:
-                self.active.ports.close()
-            if self.active.recorder is not None:
-                self.active.recorder.close()
-            self.active = None
+        """Hang up every call and release its media (shutdown)."""
+        now = self.loop.time()
+        for active in list(self.lines.values()):
+            active.call.hangup(now)
+            self._release(active)
+        self.lines.clear()

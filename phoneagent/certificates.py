@@ -1,4 +1,5 @@
-"""Test certificates made on the fly with ``cryptography``: a CA and certificates it signs.
+"""Certificates made on the fly with ``cryptography``: a CA and certificates it signs (the
+``phoneagent demo``'s SIPS and the tests).
 
 Usage::
 

@@ -21,6 +21,7 @@ Keys
 | `account.expires`            | `600`            | registration expiry to ask for, 60..86400 s |
 | `account.keepalive_interval` | `25`             | seconds between keep-alives, 5..3600; 0: none |
 | `account.srtp`               | `"optional"`     | `off`, `optional` or `mandatory` SDES-SRTP |
+| `account.register`           | `true`           | `false`: no registrar, calls go peer to peer |
 | `network.listen`             | `"0.0.0.0:5060"` | local `ip:port` (`[::]:5060`); port 0: any |
 | `network.dns_servers`        | `[]`             | IPs, `"ip:port"`, `"[ip]:port"`; `[]`: system |
 | `tls.ca_file`                | `""`             | CA bundle; `""`: the system's CAs |
@@ -31,6 +32,13 @@ Keys
 | `timers.t2`                  | `4.0`            | RFC 3261 T2 (retransmit cap), t1..60 s |
 | `timers.t4`                  | `5.0`            | RFC 3261 T4 (message lifetime), 0.01..60 s |
 | `hardware.backend`           | `"mock"`         | `pi` (GPIO, ALSA) or `mock` (simulated) |
+| `hardware.profile`           | `"pi-desk-4x3"`  | board profile (pin map) from `hw/profiles/` |
+| `hardware.flash_min_ms`      | `80`             | shortest on-hook taken as a flash, 20..1000 |
+| `hardware.flash_max_ms`      | `600`            | longest flash; longer hangs up, 50..2000 |
+| `audio.capture_device`       | `"default"`      | ALSA device of the handset's microphone |
+| `audio.playback_device`      | `"default"`      | ALSA device of the handset's earpiece |
+| `audio.ring_device`          | `""`             | ALSA device to ring on; `""`: the GPIO ringer |
+| `audio.period_ms`            | `20`             | ALSA period, 10 or 20 ms |
 | `console.port`               | `"/dev/serial0"` | pyserial port or URL (`loop://`); `""`: off |
 | `console.baudrate`           | `115200`         | console speed, 50..4000000 |
 | `log.level`                  | `"info"`         | `debug`, `info`, `warning` or `error` |
@@ -45,6 +53,12 @@ Keys
 | `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
 | `phone.auto_answer_delay`    | `0`              | seconds before an automatic answer, 0..600 |
 | `phone.tone_country`         | `"us"`           | call-progress tones of `us`, `uk`, `de`, `fr` |
+| `phone.dial_plan`            | `[]`             | digit map: `"911"`, `"1xxx"`, `"<0:+49>x."` |
+| `phone.inter_digit_timeout`  | `4`              | seconds after a digit before dialling, 1..30 |
+| `phone.speed_dials`          | `{}`             | `{ "1" = "sip:…" }`: dialled key → target |
+| `phone.do_not_disturb`       | `false`          | refuse incoming calls (480) at start |
+| `phone.call_waiting`         | `true`           | a 2nd call beeps; flash takes it |
+| `history.path`               | `""`             | call log (JSON lines); `""`: state dir |
 
 Relative file names are taken relative to the configuration file's directory.
 """
@@ -53,6 +67,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,22 +85,27 @@ from phoneagent.config_schema import (
     Section,
     Setting,
     SettingError,
+    TableOf,
     Text,
     build_sections,
     parse_toml,
     show,
     wrong_type,
 )
+from phoneagent.hal.profiles import load_profile
 from phoneagent.media.tones import COUNTRIES
-from phoneagent.sip import RemoteProtocolError, SipUri, parse_uri
+from phoneagent.phone.dialplan import DialPlan, DialPlanError
+from phoneagent.sip import RemoteProtocolError, SipUri, TelUri, parse_uri
 
 __all__ = [
     "SECTIONS",
     "AccountConfig",
+    "AudioConfig",
     "Config",
     "ConfigError",
     "ConsoleConfig",
     "HardwareConfig",
+    "HistoryConfig",
     "HostPort",
     "LogConfig",
     "NetworkConfig",
@@ -126,6 +146,7 @@ class AccountConfig:
     expires: int
     keepalive_interval: int
     srtp: str
+    register: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +173,17 @@ class TimerConfig:
 @dataclass(frozen=True, slots=True)
 class HardwareConfig:
     backend: Backend
+    profile: str
+    flash_min_ms: int
+    flash_max_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    capture_device: str
+    playback_device: str
+    ring_device: str | None
+    period_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +214,16 @@ class PhoneConfig:
     auto_answer: bool
     auto_answer_delay: float
     tone_country: str
+    dial_plan: tuple[str, ...]
+    inter_digit_timeout: float
+    speed_dials: dict[str, str]
+    do_not_disturb: bool
+    call_waiting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    path: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +235,12 @@ class Config:
     tls: TlsConfig
     timers: TimerConfig
     hardware: HardwareConfig
+    audio: AudioConfig
     console: ConsoleConfig
     log: LogConfig
     media: MediaConfig
     phone: PhoneConfig
+    history: HistoryConfig
     source: Path | None = None
 
 
@@ -276,6 +320,67 @@ class SocketAddress:
         return HostPort(str(address), port)
 
 
+@dataclass(frozen=True)
+class BoardProfileName:
+    """A board profile shipped in ``hw/profiles/`` (by name) or a profile file (by path)."""
+
+    def __call__(self, value: object, context: RuleContext, /) -> str:
+        if not isinstance(value, str) or not value:
+            raise wrong_type("a board profile name", value)
+        name = value
+        if "/" in value and context.base_dir is not None:
+            name = str(context.base_dir / value)
+        try:
+            load_profile(name)
+        except ValueError as error:
+            raise SettingError(str(error)) from None
+        return name
+
+
+@dataclass(frozen=True)
+class DialPattern:
+    """One digit-map pattern of the dial plan (``phoneagent.phone.dialplan``)."""
+
+    def __call__(self, value: object, context: RuleContext, /) -> str:
+        if not isinstance(value, str):
+            raise wrong_type("a dial-plan pattern", value)
+        try:
+            DialPlan.parse([value])
+        except DialPlanError as error:
+            raise SettingError(str(error)) from None
+        return value
+
+
+_KEYS_RE = re.compile(r"[0-9*#]{1,8}")
+_DIGITS_RE = re.compile(r"\+?[0-9*#]{1,32}")
+
+
+@dataclass(frozen=True)
+class SpeedDialKey:
+    def __call__(self, value: object, context: RuleContext, /) -> str:
+        if not isinstance(value, str) or not _KEYS_RE.fullmatch(value):
+            raise SettingError("a speed-dial key is 1..8 keypad keys (0-9, *, #)")
+        return value
+
+
+@dataclass(frozen=True)
+class CallTarget:
+    """What a phone can call: digits, ``+E.164``, or a ``sip:``/``sips:``/``tel:`` URI."""
+
+    def __call__(self, value: object, context: RuleContext, /) -> str:
+        if not isinstance(value, str):
+            raise wrong_type("digits or a sip:, sips: or tel: URI", value)
+        if _DIGITS_RE.fullmatch(value):
+            return value
+        try:
+            uri = parse_uri(value)
+        except RemoteProtocolError as error:
+            raise SettingError(f"not digits or a valid URI: {error.reason}") from None
+        if not isinstance(uri, SipUri | TelUri):
+            raise SettingError(f"must be digits or a sip:, sips: or tel: URI, not {show(value)}")
+        return value
+
+
 # -- checks between the keys of a section -----------------------------------------------
 
 
@@ -319,6 +424,33 @@ def _check_tls(values: dict[str, Any]) -> None:
         raise SettingError("required together with tls.certificate", key="private_key")
     if values["private_key"] is not None and values["certificate"] is None:
         raise SettingError("required together with tls.private_key", key="certificate")
+
+
+def _check_hardware(values: dict[str, Any]) -> None:
+    if values["flash_max_ms"] <= values["flash_min_ms"]:
+        raise SettingError(
+            f"must be more than hardware.flash_min_ms ({values['flash_min_ms']})",
+            key="flash_max_ms",
+        )
+
+
+def _check_audio(values: dict[str, Any]) -> None:
+    if values["period_ms"] not in (10, 20):
+        raise SettingError("must be 10 or 20", key="period_ms")
+
+
+def _check_history(values: dict[str, Any]) -> None:
+    if values["path"] is None:
+        values["path"] = default_history_path()
+
+
+def default_history_path() -> Path:
+    """systemd's ``StateDirectory`` when run as a service, else the XDG state directory."""
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state) / "history.jsonl"
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "phoneagent" / "history.jsonl"
 
 
 def _check_timers(values: dict[str, Any]) -> None:
@@ -382,6 +514,7 @@ SECTIONS: tuple[Section, ...] = (
             Setting("expires", Integer(60, 86400), default=600),
             Setting("keepalive_interval", Integer(5, 3600, also=(0,)), default=25),
             Setting("srtp", Text(choices=("off", "optional", "mandatory")), default="optional"),
+            Setting("register", Boolean(), default=True),
         ),
         check=_check_account,
     ),
@@ -417,7 +550,24 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "hardware",
         HardwareConfig,
-        (Setting("backend", Text(choices=("pi", "mock")), default="mock"),),
+        (
+            Setting("backend", Text(choices=("pi", "mock")), default="mock"),
+            Setting("profile", BoardProfileName(), default="pi-desk-4x3"),
+            Setting("flash_min_ms", Integer(20, 1000), default=80),
+            Setting("flash_max_ms", Integer(50, 2000), default=600),
+        ),
+        check=_check_hardware,
+    ),
+    Section(
+        "audio",
+        AudioConfig,
+        (
+            Setting("capture_device", Text(non_empty=True), default="default"),
+            Setting("playback_device", Text(non_empty=True), default="default"),
+            Setting("ring_device", Text(empty_is_none=True), default=""),
+            Setting("period_ms", Integer(10, 20), default=20),
+        ),
+        check=_check_audio,
     ),
     Section(
         "console",
@@ -462,7 +612,18 @@ SECTIONS: tuple[Section, ...] = (
             Setting("auto_answer", Boolean(), default=False),
             Setting("auto_answer_delay", Number(0, 600), default=0),
             Setting("tone_country", Text(choices=COUNTRIES), default="us"),
+            Setting("dial_plan", ArrayOf(DialPattern()), default=[]),
+            Setting("inter_digit_timeout", Number(1, 30), default=4),
+            Setting("speed_dials", TableOf(SpeedDialKey(), CallTarget()), default={}),
+            Setting("do_not_disturb", Boolean(), default=False),
+            Setting("call_waiting", Boolean(), default=True),
         ),
+    ),
+    Section(
+        "history",
+        HistoryConfig,
+        (Setting("path", FilePath(), default=""),),
+        check=_check_history,
     ),
 )
 
@@ -509,6 +670,7 @@ transport = "udp"                   # udp | tcp | tls; a sips: URI requires tls
 expires = 600                       # registration expiry to ask for, 60..86400 s
 keepalive_interval = 25             # seconds, 5..3600; 0 disables
 srtp = "optional"                   # off | optional | mandatory (SDES keys only over TLS)
+register = true                     # false: no registrar, calls go straight to their target
 
 [network]
 listen = "0.0.0.0:5060"             # host:port, IPv6 as "[::]:5060"; port 0: any free port
@@ -527,6 +689,15 @@ t4 = 5.0                            # 0.01..60
 
 [hardware]
 backend = "mock"                    # pi | mock
+profile = "pi-desk-4x3"             # the board's pin map, from hw/profiles/ (or a file path)
+flash_min_ms = 80                   # an on-hook of flash_min_ms..flash_max_ms is a flash;
+flash_max_ms = 600                  # a longer one hangs up
+
+[audio]                             # the handset on the pi backend (ALSA device names)
+capture_device = "default"          # e.g. "plughw:CARD=Device"
+playback_device = "default"
+ring_device = ""                    # ring on this ALSA device; "": the GPIO ringer
+period_ms = 20                      # 10 or 20
 
 [console]
 port = "/dev/serial0"               # a pyserial port or URL ("loop://", a pty); "": off
@@ -549,6 +720,15 @@ srtp_without_tls = false            # true only in a lab: keys in SDP readable o
 auto_answer = false                 # intercom: answer incoming calls by themselves
 auto_answer_delay = 0               # seconds to ring before answering
 tone_country = "us"                 # ringback, busy … as in us, uk, de or fr
+dial_plan = []                      # e.g. ["911", "112", "1xxx", "<0:+49>[1-9]x."]: a match
+                                    # dials at once; [] dials on # or the inter-digit timeout
+inter_digit_timeout = 4             # seconds, 1..30
+speed_dials = {}                    # e.g. { "1" = "sip:bob@example.org", "2" = "+4930123456" }
+do_not_disturb = false              # refuse incoming calls (*78 on, *79 off at the keypad)
+call_waiting = true                 # a second call beeps; flash answers it and holds the first
+
+[history]
+path = ""                           # JSON lines; "": $STATE_DIRECTORY or ~/.local/state/phoneagent
 """
 
 

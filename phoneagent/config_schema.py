@@ -493,6 +493,25 @@ class ArrayOf:
         return tuple(converted)
 
 
+@dataclass(frozen=True)
+class TableOf:
+    """An inline table ``{ "key" = value }``: every key passes ``key``, every value ``value``."""
+
+    key: Rule
+    value: Rule
+
+    def __call__(self, value: object, context: RuleContext, /) -> dict[Any, Any]:
+        if not isinstance(value, dict):
+            raise wrong_type("a table", value)
+        converted = {}
+        for name, item in value.items():
+            try:
+                converted[self.key(name, context)] = self.value(item, context)
+            except SettingError as error:
+                raise SettingError(f"{show(name)}: {error.problem}") from None
+        return converted
+
+
 # -- sections ---------------------------------------------------------------------------
 
 

@@ -174,7 +174,7 @@ def format_error(reason: str, detail: str | None = None) -> bytes:
     return _line("error", *words)
 
 
-def format_event(name: str, **fields: object) -> bytes:
+def format_event(name: str, /, **fields: object) -> bytes:
     """``event NAME key=value …``, e.g. ``event incoming-call from="Bob <sip:bob@b>"``."""
     _check_name(name, "event name")
     return _line("event", name, *_field_words(fields.items()))

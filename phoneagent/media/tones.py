@@ -28,7 +28,10 @@ Telekom 1TR110 (de), France Télécom (fr).  National networks do not agree on
 an off-hook warning (the UK "howler", in Germany and France the exchange
 just plays busy); the phone makes its own, so every country uses the
 ANSI/Telcordia receiver-off-hook tone (1400+2060+2450+2600 Hz, 0.1 s on /
-0.1 s off), which is loud and unmistakable.
+0.1 s off), which is loud and unmistakable.  "unobtainable" (a number that
+does not exist) is the E.180 special information tone except in the UK (a
+steady 400 Hz); "ring" is the ringing cadence of each country, as the ringer
+sounds it (a relay follows its on/off segments, a loudspeaker plays it).
 """
 
 from __future__ import annotations
@@ -288,6 +291,8 @@ def dtmf_tone(digit: str, duration_ms: int | None = None, level_dbm0: float = -1
 # --------------------------------------------------------------------------- national plans
 
 _OFF_HOOK_WARNING = "1400+2060+2450+2600/100,0/100"  # ANSI T1.401 receiver off-hook
+# ITU-T E.180 special information tone (950/1400/1800 Hz), "number unobtainable".
+_SPECIAL_INFORMATION = "950/330,1400/330,1800/330,0/1000"
 
 _PLANS: dict[str, dict[str, tuple[str, float]]] = {
     # ANSI T1.401, Telcordia GR-506 "precise tone plan".
@@ -298,6 +303,8 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
         "congestion": ("480+620/250,0/250", -24),
         "howler": (_OFF_HOOK_WARNING, -10),
         "call_waiting": ("440/300,0/9700", -13),
+        "unobtainable": (_SPECIAL_INFORMATION, -24),
+        "ring": ("440+480/2000,0/4000", -10),
     },
     # BT SIN 350.
     "uk": {
@@ -307,6 +314,8 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
         "congestion": ("400/400,0/350,400/225,0/525", -19),
         "howler": (_OFF_HOOK_WARNING, -10),
         "call_waiting": ("400/100,0/4000", -19),
+        "unobtainable": ("400", -19),
+        "ring": ("400+450/400,0/200,400+450/400,0/2000", -10),
     },
     # Deutsche Telekom 1TR110 (425 Hz throughout).
     "de": {
@@ -316,6 +325,8 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
         "congestion": ("425/240,0/240", -13),
         "howler": (_OFF_HOOK_WARNING, -10),
         "call_waiting": ("425/200,0/200,425/200,0/5000", -13),
+        "unobtainable": (_SPECIAL_INFORMATION, -13),
+        "ring": ("425/1000,0/4000", -10),
     },
     # France Télécom (440 Hz throughout).
     "fr": {
@@ -325,6 +336,8 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
         "congestion": ("440/250,0/250", -13),
         "howler": (_OFF_HOOK_WARNING, -10),
         "call_waiting": ("440/300,0/10000", -13),
+        "unobtainable": (_SPECIAL_INFORMATION, -13),
+        "ring": ("440/1500,0/3500", -10),
     },
 }
 

@@ -32,9 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from phoneagent.certificates import make_tls_files  # noqa: E402
 from tests.interop.kamailio import KamailioServer  # noqa: E402
 from tests.interop.phone import PhoneProcess  # noqa: E402
-from tests.tls_certs import make_tls_files  # noqa: E402
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ phoneagent\.app: (.*)$", re.M)
 

@@ -56,6 +56,8 @@ class PhoneProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # The call history goes to the test's directory, not the user's state directory.
+            env={**os.environ, "XDG_STATE_HOME": str(self.config_path.parent / "state")},
         )
         log.close()
 

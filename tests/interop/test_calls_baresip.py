@@ -177,7 +177,7 @@ def test_dtmf_both_ways(tmp_path: Path) -> None:
             time.sleep(0.3)
         for digit in "7*":
             bob.command("sndcode", digit)  # RFC 4733 telephone-events from baresip
-            assert phone.wait_event("dtmf") == {"digit": digit}
+            assert phone.wait_event("dtmf")["digit"] == digit
         phone.command("hangup")
         phone.wait_event("ended")
 
@@ -376,26 +376,37 @@ def test_auto_answer_intercom(tmp_path: Path) -> None:
 
 def test_local_ringback_then_busy_tone_when_the_far_end_refuses(tmp_path: Path) -> None:
     """Call-progress tones are generated locally: US ringback (440+480 Hz) while the far end
-    rings, then busy (480+620 Hz) after it refuses — what the user hears, in the earpiece
-    (the recording until the handset lands)."""
+    rings, then busy (480+620 Hz) after it refuses, until the handset goes down — what the
+    user hears in the earpiece (the mock handset's recording)."""
     heard = tmp_path / "heard.wav"
     with (
         BaresipPeer(tmp_path / "baresip", tone_hz=BARESIP_TONE) as bob,
         PhoneProcess(tmp_path / "phone", config(bob, heard)) as phone,
     ):
-        phone.command(f"dial {bob.uri}")
+        assert phone.command("hook off") == "ok hook=off"
+        assert phone.wait_event("tone") == {"name": "dial"}
+        phone.command(f"dial {bob.uri}")  # with the handset lifted: heard in the handset
         bob.wait_event("CALL_INCOMING")
         phone.wait_event("ringing")
+        assert phone.wait_event("tone") == {"name": "off"}  # the dial tone stops
+        assert phone.wait_event("tone") == {"name": "ringback"}
         time.sleep(1.5)
         bob.command("hangup")
         assert phone.wait_event("ended")["reason"] in ("busy", "declined")
-        time.sleep(1.5)  # the busy tone plays for a second, then the line goes
+        assert phone.wait_event("tone") == {"name": "busy"}
+        time.sleep(1.5)
+        assert phone.command("hook on") == "ok hook=on"
+        assert phone.wait_event("tone") == {"name": "off"}
     with wave.open(str(heard), "rb") as audio:
         pcm = audio.readframes(audio.getnframes())
     window = 2 * 160
     blocks = [pcm[i : i + window] for i in range(0, len(pcm) - window + 1, window)]
-    # 440 and 480 Hz share a bin at 20 ms resolution: tell the tones apart by 620 Hz.
-    ringback = [goertzel_power(b, 440) > 10 * goertzel_power(b, 620) for b in blocks[:50]]
+    # 440 and 480 Hz share a bin at 20 ms resolution: tell ringback from busy by 620 Hz and
+    # from dial tone (350+440 Hz) by 350 Hz.
+    ringback = [
+        goertzel_power(b, 440) > 10 * max(goertzel_power(b, 620), goertzel_power(b, 350))
+        for b in blocks
+    ]
     busy = [goertzel_power(b, 620) > 3 * goertzel_power(b, 440) for b in blocks[-60:]]
     assert sum(ringback) >= 45, "no ringback while the far end was ringing"
     assert sum(busy) >= 20, "no busy tone after the refusal (it cadences 0.5 s on, 0.5 s off)"

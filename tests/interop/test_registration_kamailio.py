@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from phoneagent.certificates import make_tls_files
 from tests.interop.kamailio import KamailioServer
 from tests.interop.phone import PhoneProcess
 from tests.interop.tcp_relay import TcpRelay
-from tests.tls_certs import make_tls_files
 
 pytestmark = pytest.mark.interop
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from phoneagent.certificates import make_tls_files
 from phoneagent.media.codecs import CODECS
 from phoneagent.media.goertzel import goertzel_power
 from tests.interop.baresip import BaresipPeer
@@ -29,7 +30,6 @@ from tests.interop.test_calls_baresip import (
     newest,
     tone_windows,
 )
-from tests.tls_certs import make_tls_files
 
 pytestmark = pytest.mark.interop
 

@@ -74,6 +74,14 @@ def test_minimal_config_takes_every_default() -> None:
     assert dataclasses.astuple(config.tls) == (None, None, None, True)
     assert dataclasses.astuple(config.timers) == (0.5, 4.0, 5.0)
     assert config.hardware.backend == "mock"
+    assert config.hardware.profile == "pi-desk-4x3"
+    assert (config.hardware.flash_min_ms, config.hardware.flash_max_ms) == (80, 600)
+    assert dataclasses.astuple(config.audio) == ("default", "default", None, 20)
+    assert config.account.register is True
+    phone = config.phone
+    assert (phone.dial_plan, phone.inter_digit_timeout, phone.speed_dials) == ((), 4.0, {})
+    assert (phone.do_not_disturb, phone.call_waiting) == (False, True)
+    assert config.history.path.name == "history.jsonl"
     assert (config.console.port, config.console.baudrate) == ("/dev/serial0", 115200)
     assert (config.log.level, config.log.sip_trace) == ("info", False)
     assert config.source is None
@@ -90,6 +98,14 @@ def test_default_config_text_shows_every_key() -> None:
         assert re.search(rf"^\[{section.name}\]", text, re.MULTILINE), section.name
         for setting in section.settings:
             assert re.search(rf"^(# )?{setting.name} = ", text, re.MULTILINE), setting.name
+
+
+def test_history_goes_to_the_state_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/phoneagent")
+    assert minimal().history.path == Path("/var/lib/phoneagent/history.jsonl")
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", "/home/pi/.state")
+    assert minimal().history.path == Path("/home/pi/.state/phoneagent/history.jsonl")
 
 
 def docstring_table() -> dict[str, str]:
@@ -193,6 +209,26 @@ VALID: list[tuple[str, str, str, object]] = [
     ("phone", "auto_answer", "true", True),
     ("phone", "auto_answer_delay", "2.5", 2.5),
     ("phone", "tone_country", '"de"', "de"),
+    ("account", "register", "false", False),
+    ("hardware", "profile", '"pi-rotary"', "pi-rotary"),
+    ("hardware", "flash_min_ms", "100", 100),
+    ("hardware", "flash_max_ms", "1000", 1000),
+    ("audio", "capture_device", '"plughw:CARD=Device"', "plughw:CARD=Device"),
+    ("audio", "playback_device", '"plughw:CARD=Device"', "plughw:CARD=Device"),
+    ("audio", "ring_device", '"hw:1"', "hw:1"),
+    ("audio", "ring_device", '""', None),
+    ("audio", "period_ms", "10", 10),
+    ("phone", "dial_plan", '["911", "1xxx", "<0:+49>[1-9]x."]', ("911", "1xxx", "<0:+49>[1-9]x.")),
+    ("phone", "inter_digit_timeout", "2.5", 2.5),
+    (
+        "phone",
+        "speed_dials",
+        '{ "1" = "sip:bob@example.org", "*2" = "+4930123456", "3" = "tel:+1-212-555-0100" }',
+        {"1": "sip:bob@example.org", "*2": "+4930123456", "3": "tel:+1-212-555-0100"},
+    ),
+    ("phone", "do_not_disturb", "true", True),
+    ("phone", "call_waiting", "false", False),
+    ("history", "path", '"/var/lib/phone/calls.jsonl"', Path("/var/lib/phone/calls.jsonl")),
 ]
 
 
@@ -367,6 +403,21 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("phone", "auto_answer", '"yes"', 'must be true or false, not a string ("yes")'),
     ("phone", "auto_answer_delay", "-1", "must be a number from 0 to 600, not -1"),
     ("phone", "tone_country", '"xx"', 'must be one of us, uk, de, fr, not "xx"'),
+    ("account", "register", "1", "must be true or false, not an integer (1)"),
+    ("hardware", "profile", '"no-such-board"', "…no-such-board…"),
+    ("hardware", "flash_min_ms", "10", "must be an integer from 20 to 1000, not 10"),
+    ("hardware", "flash_max_ms", "70", "must be more than hardware.flash_min_ms (80)"),
+    ("audio", "capture_device", '""', "must not be empty"),
+    ("audio", "playback_device", "3", "must be a string, not an integer (3)"),
+    ("audio", "ring_device", "[]", "must be a string, not an array"),
+    ("audio", "period_ms", "15", "must be 10 or 20"),
+    ("phone", "dial_plan", '["1xx[9-"]', "…1xx[9-…"),
+    ("phone", "inter_digit_timeout", "0", "must be a number from 1 to 30, not 0"),
+    ("phone", "speed_dials", '{ "1" = "mailto:bob@example.org" }', '"1": must be digits…'),
+    ("phone", "speed_dials", '{ "a" = "100" }', '"a": a speed-dial key is 1..8 keypad keys…'),
+    ("phone", "do_not_disturb", '"on"', 'must be true or false, not a string ("on")'),
+    ("phone", "call_waiting", "0", "must be true or false, not an integer (0)"),
+    ("history", "path", "7", "must be a file name, not an integer (7)"),
 ]
 
 
@@ -564,7 +615,7 @@ def test_certificate_and_private_key_come_together(
             '[account]\nuri = "sip:a@b.org"\npassword = "x"\ncolour = "red"\n',
             "account.colour (line 4): unknown key (known: uri, username, password, "
             "password_file, registrar, outbound_proxy, transport, expires, keepalive_interval, "
-            "srtp)",
+            "srtp, register)",
         ),
         (
             '[acount]\nuri = "sip:a@b.org"\n',
@@ -573,17 +624,19 @@ def test_certificate_and_private_key_come_together(
         (
             "[video]\ncodecs = []\n",
             "video (line 1): unknown section "
-            "(known: account, network, tls, timers, hardware, console, log, media, phone)",
+            "(known: account, network, tls, timers, hardware, audio, console, log, media, phone, "
+            "history)",
         ),
         (
             "debug = true\n",
             "debug (line 1): unknown top-level key "
-            "(known: account, network, tls, timers, hardware, console, log, media, phone)",
+            "(known: account, network, tls, timers, hardware, audio, console, log, media, phone, "
+            "history)",
         ),
         (
             "[account.sip]\nport = 5\n",
             "account.sip (line 1): unknown key (known: uri, username, password, password_file, "
-            "registrar, outbound_proxy, transport, expires, keepalive_interval, srtp)",
+            "registrar, outbound_proxy, transport, expires, keepalive_interval, srtp, register)",
         ),
         ('log = "debug"\n', "log (line 1): must be a table [log], not a string"),
         ('[[log]]\nlevel = "info"\n', "log (line 1): must be a table [log], not an array"),

@@ -26,11 +26,11 @@ from phoneagent.aio import (
     make_client_tls_context,
     make_server_tls_context,
 )
+from phoneagent.certificates import CertificateAuthority, TlsFiles, make_tls_files
 from phoneagent.sip.errors import LocalProtocolError, RemoteProtocolError
 from phoneagent.sip.framing import KEEPALIVE_PING, KEEPALIVE_PONG
 from phoneagent.sip.stun import make_binding_request, make_binding_response, parse_stun
 from phoneagent.sip.transport import Peer, Transport
-from tests.tls_certs import CertificateAuthority, TlsFiles, make_tls_files
 
 SCENARIO_TIMEOUT = 10.0
 

@@ -39,6 +39,8 @@ PLANS: dict[str, dict[str, tuple[tuple[int, ...], list[tuple[int, int]] | None]]
         "congestion": ((480, 620), [(250, 250)]),
         "howler": ((1400, 2060, 2450, 2600), [(100, 100)]),
         "call_waiting": ((440,), [(300, 9700)]),
+        "unobtainable": ((950, 1400, 1800), [(990, 1000)]),
+        "ring": ((440, 480), [(2000, 4000)]),
     },
     "uk": {
         "dial": ((350, 440), None),
@@ -47,6 +49,8 @@ PLANS: dict[str, dict[str, tuple[tuple[int, ...], list[tuple[int, int]] | None]]
         "congestion": ((400,), [(400, 350), (225, 525)]),
         "howler": ((1400, 2060, 2450, 2600), [(100, 100)]),
         "call_waiting": ((400,), [(100, 4000)]),
+        "unobtainable": ((400,), None),
+        "ring": ((400, 450), [(400, 200), (400, 2000)]),
     },
     "de": {
         "dial": ((425,), None),
@@ -55,6 +59,8 @@ PLANS: dict[str, dict[str, tuple[tuple[int, ...], list[tuple[int, int]] | None]]
         "congestion": ((425,), [(240, 240)]),
         "howler": ((1400, 2060, 2450, 2600), [(100, 100)]),
         "call_waiting": ((425,), [(200, 200), (200, 5000)]),
+        "unobtainable": ((950, 1400, 1800), [(990, 1000)]),
+        "ring": ((425,), [(1000, 4000)]),
     },
     "fr": {
         "dial": ((440,), None),
@@ -63,6 +69,8 @@ PLANS: dict[str, dict[str, tuple[tuple[int, ...], list[tuple[int, int]] | None]]
         "congestion": ((440,), [(250, 250)]),
         "howler": ((1400, 2060, 2450, 2600), [(100, 100)]),
         "call_waiting": ((440,), [(300, 10000)]),
+        "unobtainable": ((950, 1400, 1800), [(990, 1000)]),
+        "ring": ((440,), [(1500, 3500)]),
     },
 }
 CASES = [(country, name) for country, plan in PLANS.items() for name in plan]
@@ -112,7 +120,14 @@ def test_every_country_has_every_tone() -> None:
         assert set(TONES[country]) == set(plan)
 
 
-@pytest.mark.parametrize(("country", "name"), CASES)
+def is_sequence(spec: ToneSpec) -> bool:
+    """Different sounds one after another (the special information tone), not together."""
+    return len({segment.frequencies for segment in spec.segments if segment.frequencies}) > 1
+
+
+@pytest.mark.parametrize(
+    ("country", "name"), [case for case in CASES if not is_sequence(TONES[case[0]][case[1]])]
+)
 def test_frequencies_and_level(country: str, name: str) -> None:
     spec = TONES[country][name]
     frequencies, _ = PLANS[country][name]
@@ -126,6 +141,18 @@ def test_frequencies_and_level(country: str, name: str) -> None:
     for frequency in frequencies:
         assert powers[frequency] == pytest.approx(expected, rel=0.12)
     assert signal_power(samples) == pytest.approx(expected * len(frequencies), rel=0.12)
+
+
+@pytest.mark.parametrize("country", ["us", "de", "fr"])
+def test_special_information_tone_steps_through_its_three_frequencies(country: str) -> None:
+    """ITU-T E.180 "number unobtainable": 950, 1400, 1800 Hz for 330 ms each, then 1 s off."""
+    spec = TONES[country]["unobtainable"]
+    samples = render(spec, 2000)
+    for step, frequency in enumerate((950, 1400, 1800)):
+        start = (step * 330 + 40) * 8  # 40 ms into the step, past the ramps
+        powers = tone_powers(samples[start : start + 2000], ALL_FREQUENCIES)
+        assert max(powers, key=powers.__getitem__) == frequency
+    assert signal_power(samples[1100 * 8 : 1900 * 8]) == 0
 
 
 @pytest.mark.parametrize(("country", "name"), CASES)
