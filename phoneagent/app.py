@@ -162,6 +162,7 @@ class Phone:
             playback_device=config.audio.playback_device,
             ring_device=config.audio.ring_device or "",
             period_ms=config.audio.period_ms,
+            ring_country=config.phone.tone_country,
         )
         self.hardware = build_hardware(
             settings,
@@ -373,16 +374,19 @@ class Phone:
         return CommandResult.ok()
 
     def _key(self, args: list[str]) -> CommandResult:
-        if args[0] not in KEYS:
-            return CommandResult.fail("bad-key", "0-9, *, #, A-D")
-        self._mock().press(args[0])
-        return CommandResult.ok(key=args[0])
+        return self._press(args[0], "key")
 
     def _keys(self, args: list[str]) -> CommandResult:
-        if not args[0] or any(key not in KEYS for key in args[0]):
+        return self._press(args[0], "keys")
+
+    def _press(self, keys: str, field: str) -> CommandResult:
+        if not keys or any(key not in KEYS for key in keys):
             return CommandResult.fail("bad-key", "0-9, *, #, A-D")
-        self._mock().dial(args[0])
-        return CommandResult.ok(keys=args[0])
+        try:
+            self._mock().dial(keys)
+        except ValueError as error:  # a key this board's keypad does not have (A-D on 4x3)
+            return CommandResult.fail("bad-key", str(error))
+        return CommandResult.ok(**{field: keys})
 
     def event(self, name: str, /, **fields: object) -> None:
         """A console ``event`` line (and the observers)."""

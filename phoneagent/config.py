@@ -46,8 +46,8 @@ Keys
 | `media.codecs`               | `["PCMU", "PCMA"]` | offered and accepted, in our order |
 | `media.ptime`                | `20`             | packetisation in ms: 10, 20, 30 or 40 |
 | `media.rtp_ports`            | `[]`             | `[first, last]` even RTP ports; `[]`: any |
-| `media.play`                 | `"tone:1000"`    | a call sends `tone:HZ`, `silence`, `file:PATH` |
-| `media.record`               | `""`             | WAV file a call's received audio is written to |
+| `media.play`                 | `"tone:1000"`    | mock mic: `tone:HZ`, `silence`, `file:PATH` |
+| `media.record`               | `""`             | WAV file of the mock handset's earpiece |
 | `media.srtp_suites`          | `["AES_CM_128_HMAC_SHA1_80"]` | SDES suites offered, in order |
 | `media.srtp_without_tls`     | `false`          | send SRTP keys over plain UDP/TCP (lab only) |
 | `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
@@ -592,7 +592,7 @@ SECTIONS: tuple[Section, ...] = (
             Setting("codecs", ArrayOf(Text(choices=("PCMU", "PCMA"))), default=["PCMU", "PCMA"]),
             Setting("ptime", Integer(10, 40), default=20),
             Setting("rtp_ports", ArrayOf(Integer(1024, 65535)), default=[]),
-            # Until the handset lands: what the phone sends and where what it hears goes.
+            # The mock backend's handset: what its microphone picks up, what its earpiece plays.
             Setting("play", Text(non_empty=True), default="tone:1000"),
             Setting("record", Text(empty_is_none=True), default=""),
             Setting(
@@ -711,8 +711,8 @@ sip_trace = false                   # log every SIP message
 codecs = ["PCMU", "PCMA"]           # offered and accepted, in this order
 ptime = 20                          # ms of audio per packet: 10, 20, 30 or 40
 rtp_ports = []                      # [first, last] even RTP ports; [] lets the OS choose
-play = "tone:1000"                  # what a call sends until the handset lands
-record = ""                         # a WAV file for what the call receives; "" for none
+play = "tone:1000"                  # the mock handset's microphone: tone:HZ, silence, file:PATH
+record = ""                         # a WAV file of what its earpiece plays; "" for none
 srtp_suites = ["AES_CM_128_HMAC_SHA1_80"]  # also _32, AES_256_CM_…, AEAD_AES_128/256_GCM
 srtp_without_tls = false            # true only in a lab: keys in SDP readable on the path
 

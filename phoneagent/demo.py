@@ -37,7 +37,7 @@ HEARD_SHARE = 0.9
 Print = Callable[[str], None]
 
 
-def _config(name: str, tone: int, tls: TlsFiles, extra: str = "") -> str:
+def _config(name: str, microphone: str, tls: TlsFiles, extra: str = "") -> str:
     return f"""
 [account]
 uri = "sips:{name}@127.0.0.1"
@@ -56,7 +56,7 @@ backend = "mock"
 [console]
 port = ""
 [media]
-play = "tone:{tone}"
+play = "{microphone}"
 srtp_suites = ["AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80"]
 [history]
 path = "{tls.ca_certificate.parent.parent / f"{name}-history.jsonl"}"
@@ -111,18 +111,22 @@ class _Watcher:
                 await self.changed.wait()
 
 
-async def run_demo(seconds: float = 3.0, say: Print = print) -> int:
+async def run_demo(
+    seconds: float = 3.0, say: Print = print, *, bob_microphone: str = f"tone:{BOB_TONE}"
+) -> int:
+    """The demo call; ``bob_microphone`` (``[media] play``) lets a test break one direction."""
     with tempfile.TemporaryDirectory(prefix="phoneagent-demo-") as directory:
         tls = make_tls_files(Path(directory) / "tls")
         say("phoneagent demo: two phones on loopback, SIP over TLS (sips:), SRTP mandatory")
-        bob = Phone(parse_config(_config("bob", BOB_TONE, tls)), name="bob")
+        bob = Phone(parse_config(_config("bob", bob_microphone, tls)), name="bob")
         alice: Phone | None = None
         try:
             await bob.start()
             assert bob.ua is not None
             bob_uri = f"sips:bob@127.0.0.1:{bob.ua.local.port}"
             speed_dial = f'[phone]\nspeed_dials = {{ "2" = "{bob_uri}" }}'
-            alice = Phone(parse_config(_config("alice", ALICE_TONE, tls, speed_dial)), "alice")
+            alice_config = _config("alice", f"tone:{ALICE_TONE}", tls, speed_dial)
+            alice = Phone(parse_config(alice_config), "alice")
             await alice.start()
             return await _call(alice, bob, bob_uri, seconds, say)
         finally:

@@ -45,8 +45,14 @@ def describe(name: str, fields: dict[str, object]) -> str | None:
 
 
 class Simulator:
+    #: Keys typed faster than a finger presses them (a paste, a pipe) are spaced this far apart:
+    #: the keypad is a matrix, and keys held together are ambiguous.
+    KEY_SPACING = 0.15
+
     def __init__(self, phone: Phone) -> None:
         self.phone = phone
+        self.loop = asyncio.get_running_loop()
+        self._next_key_at = 0.0
         self.done = asyncio.Event()
         self.off_hook = False
         self.dnd = phone.config.phone.do_not_disturb
@@ -71,7 +77,16 @@ class Simulator:
             self.dnd = not self.dnd
             self.phone.feed(phone_events.SetDoNotDisturb(self.dnd))
         elif char.upper() in KEYS:
-            self.hardware.press(char.upper())
+            now = self.loop.time()
+            at = max(now, self._next_key_at)
+            self._next_key_at = at + self.KEY_SPACING
+            self.loop.call_at(at, self._press, char.upper())
+
+    def _press(self, key: str) -> None:
+        try:
+            self.hardware.press(key)
+        except ValueError as error:  # a key this board does not have (A-D on a 4x3 keypad)
+            print(error, flush=True)
 
 
 @contextlib.contextmanager
