@@ -191,3 +191,23 @@ def test_ring_answer_by_lifting_and_far_end_hangs_up(tmp_path: Path) -> None:
     assert_heard(
         tone_windows(newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE), "baresip"
     )
+
+
+def test_sigterm_in_a_call_hangs_up_unregisters_and_exits_0(tmp_path: Path) -> None:
+    heard = tmp_path / "earpiece.wav"
+    kamailio = KamailioServer(tmp_path / "kamailio", users={"alice": "secret", "1002": "bobpw"})
+    with kamailio:
+        bob, phone = registered_pair(tmp_path, kamailio, heard)
+        with bob, phone:
+            phone.wait_event("registered")
+            wait_registered(kamailio, "1002", bob)
+            phone.command("hook off")
+            phone.command("keys 1002")
+            bob.wait_event("CALL_INCOMING")
+            bob.command("accept")
+            phone.wait_event("connected")
+            assert kamailio.contacts("alice")
+            assert phone.terminate() == 0
+            bob.wait_event("CALL_CLOSED")  # the phone sent BYE on its way out
+            assert not kamailio.contacts("alice"), "the phone did not unregister"
+            assert "stopping" in phone.log_tail()
