@@ -127,7 +127,11 @@ class Phone:
         self.ua = UserAgent(settings, local)
         self._start_hardware()
         assert self.earpiece is not None and self.hardware is not None
-        audio = CallAudio(self.hardware.audio.read, self.earpiece.call_audio)
+        audio = CallAudio(
+            self.hardware.audio.read,
+            self.earpiece.call_audio,
+            self.hardware.audio.capture_backlog,
+        )
         self.calls = CallControl(
             config,
             self.ua,

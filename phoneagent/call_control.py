@@ -78,6 +78,7 @@ class CallAudio:
 
     microphone: Callable[[int], bytes]
     earpiece: Callable[[int, bytes], None]  # (line, PCM)
+    capture_backlog: Callable[[], int | None] = lambda: None  # the card's clock, if any
 
 
 @dataclass
@@ -603,6 +604,7 @@ class CallControl:
             self.loop.time(),
             wall_clock=time.time,
             srtp=active.srtp,
+            capture_backlog=self.audio.capture_backlog,
         )
         if active.srtp is not None:
             log.info("media encrypted with %s", active.srtp.suite)

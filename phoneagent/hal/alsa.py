@@ -171,6 +171,11 @@ class AlsaAudio:
                 self._statistics.capture_gaps += 1
         return data + bytes(wanted - len(data))
 
+    def capture_backlog(self) -> int | None:
+        """Samples in the capture ring: the card's clock, which paces what a call sends."""
+        with self._lock:
+            return len(self._capture_ring) // SAMPLE_WIDTH
+
     def write(self, pcm: bytes) -> None:
         """Queue ``pcm`` for playback; never blocks (drops the oldest queued audio if full)."""
         if not self._threads:

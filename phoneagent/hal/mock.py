@@ -339,6 +339,9 @@ class MockAudio:
     def started(self) -> bool:
         return self._sample_rate != 0
 
+    def capture_backlog(self) -> int | None:
+        return None  # no card clock: calls keep the event loop's schedule
+
     def inject(self, pcm: bytes) -> None:
         """Queue ``pcm`` to be captured before anything from ``source``."""
         self._injected += pcm

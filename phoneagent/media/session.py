@@ -57,6 +57,9 @@ Address = tuple[str, int]
 AudioSource = Callable[[int], bytes]  # samples wanted -> 16-bit little-endian PCM
 AudioSink = Callable[[bytes], None]  # decoded 16-bit little-endian PCM
 MAX_CATCH_UP = 5  # frames; beyond that the schedule restarts
+#: With a sound card's capture pacing sending: more frames than this waiting in its buffer
+#: means our schedule runs slow against the card's crystal, so one extra frame goes out.
+CAPTURE_BACKLOG_FRAMES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +79,14 @@ class MediaSession:
         wall_clock: Callable[[], float] | None = None,
         cname: str = "phoneagent",
         srtp: SrtpKeys | None = None,
+        capture_backlog: Callable[[], int | None] | None = None,
     ) -> None:
         rng = rng or random.SystemRandom()
         # The NTP time in sender reports is wall-clock time; the caller passes a clock so
         # that this module reads none itself (DESIGN.md principle 1).
         self._wall_clock = wall_clock or (lambda: 0.0)
+        # Samples the sound card has captured and we have not read (None: no card clock).
+        self._capture_backlog = capture_backlog
         self.cname = cname
         # SRTP (RFC 3711): our key protects what we send, the far end's what we receive;
         # once agreed there is no path that sends media in clear.
@@ -146,6 +152,8 @@ class MediaSession:
             self.sender.skip(self.frame_samples * (owed - 1))
             self._frames_sent += owed - 1
             owed = 1
+        if owed > 0 and self._capture_backlog is not None:
+            owed = self._pace_to_capture(owed)
         dtmf_packets = self.dtmf_sender.packets_due(now) if self.dtmf_sender is not None else []
         for event_packet in dtmf_packets:
             start = self.sender.timestamp_at(event_packet.event_start)
@@ -173,6 +181,26 @@ class MediaSession:
         if self.srtp_out is not None:
             return [(self.srtp_out.protect_rtp(data), address) for data, address in out]
         return out
+
+    def _pace_to_capture(self, owed: int) -> int:
+        """How many of the ``owed`` frames to send when a sound card's capture clock paces
+        sending (DESIGN.md principle 8): the loop's clock and the card's crystal drift apart
+        (100 ppm is 120 ms in 20 minutes), so the schedule follows the card — a frame goes
+        out once the card has captured it, and a backlog beyond ``CAPTURE_BACKLOG_FRAMES``
+        sends one more.  RTP timestamps count frames, so they are unaffected."""
+        assert self._capture_backlog is not None
+        backlog = self._capture_backlog()
+        if backlog is None:
+            return owed
+        ready = backlog // self.frame_samples
+        if ready < owed:  # the card is behind our schedule: wait until it has the samples
+            missing = owed * self.frame_samples - backlog
+            self._start += missing / self.clock_rate
+            return ready
+        if ready > owed + CAPTURE_BACKLOG_FRAMES:  # the card is ahead: catch up one frame
+            self._start -= self.ptime
+            return owed + 1
+        return owed
 
     def _play_one_frame(self, now: float) -> None:
         frame = self.jitter.get(now)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from phoneagent.hal.alsa import AlsaAudio
 from phoneagent.hal.factory import Hardware, HardwareSettings, build_hardware
 from phoneagent.hal.interfaces import (
     INDICATOR_NAMES,
@@ -437,6 +438,11 @@ def test_audio(rig: Rig) -> None:
     while PATTERN not in captured and time.monotonic() < deadline:
         audio.write(speech)
         rig.wait_for_audio()
+        backlog = audio.capture_backlog()
+        if isinstance(audio, AlsaAudio):  # the card's clock: what it captured, not yet read
+            assert backlog is not None and backlog >= 0
+        else:  # no card, no clock of its own: calls keep the loop's schedule
+            assert backlog is None
         chunk = audio.read(160)
         assert len(chunk) == 320
         captured += chunk

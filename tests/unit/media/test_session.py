@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from phoneagent.media.dtmf import TelephoneEvent
 from phoneagent.media.rtcp import Goodbye, RtcpCompound, SenderReport
 from phoneagent.media.rtp import RtpPacket
@@ -156,3 +158,57 @@ def test_the_deadline_always_moves_on_even_if_rtcp_is_collected_late() -> None:
         media.handle_timer(now)
         assert media.next_deadline() > now
     assert len(media.rtcp_due(now)) <= 1  # only the newest compound is kept
+
+
+def paced_session(backlog: list[int]) -> MediaSession:
+    return MediaSession(
+        negotiated(),
+        lambda samples: b"\x01\x00" * samples,
+        lambda pcm: None,
+        0.0,
+        random.Random(7),
+        capture_backlog=lambda: backlog[0],
+    )
+
+
+def test_a_sound_card_behind_the_schedule_holds_the_frame_until_it_is_captured() -> None:
+    backlog = [100]  # the card has 100 of the 160 samples of the first frame
+    media = paced_session(backlog)
+    assert media.handle_timer(0.0) == []
+    # The schedule moved by the 60 missing samples (7.5 ms at 8 kHz).
+    assert abs(media.next_deadline() - 0.0075) < 1e-9
+    backlog[0] = 160
+    assert len(media.handle_timer(0.0075)) == 1
+    assert abs(media.next_deadline() - 0.0275) < 1e-9
+
+
+def test_a_sound_card_ahead_of_the_schedule_gets_one_extra_frame() -> None:
+    backlog = [160 * 4]  # four frames waiting, one due: the loop's clock runs slow
+    media = paced_session(backlog)
+    assert len(media.handle_timer(0.0)) == 2
+    backlog[0] = 160 * 2
+    assert len(media.handle_timer(media.next_deadline())) == 1  # within bounds: as scheduled
+
+
+@pytest.mark.parametrize("card_rate", [1.005, 0.995])
+def test_a_card_whose_clock_drifts_is_followed_over_a_long_call(card_rate: float) -> None:
+    """The card's crystal 0.5 % fast or slow: over 1,000 frames sending keeps its pace."""
+    captured = [0.0]
+    read = [0]
+    media = MediaSession(
+        negotiated(),
+        lambda samples: read.__setitem__(0, read[0] + samples) or b"\x00\x00" * samples,
+        lambda pcm: None,
+        0.0,
+        random.Random(7),
+        capture_backlog=lambda: int(captured[0]) - read[0],
+    )
+    now = 0.0
+    sent = 0
+    for _ in range(1000):
+        now = max(media.next_deadline(), now)
+        captured[0] = now * 8000 * card_rate + 160  # the card delivers a period ahead
+        sent += len(media.handle_timer(now))
+    backlog = int(captured[0]) - read[0]
+    assert 0 <= backlog <= 160 * 4  # bounded: the card's buffer never overflows
+    assert abs(sent - now * 50 * card_rate) <= 4  # frames followed the card's rate, not ours
