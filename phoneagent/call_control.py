@@ -23,12 +23,22 @@ from datetime import UTC, datetime
 
 from phoneagent.aio.resolver import locate
 from phoneagent.aio.rtp_transport import RtpPorts
-from phoneagent.config import Config
+from phoneagent.call_security import MediaSecurity
+from phoneagent.config import DTLS_SUITES, Config
+from phoneagent.dtls_call import EARLY_DATAGRAMS, Component, DtlsCallMedia
 from phoneagent.history import CallHistory, CallRecord, HistoryFormatError
+from phoneagent.media.dtls_srtp import is_dtls
 from phoneagent.media.dtmf import DtmfError, DtmfRelay
 from phoneagent.media.session import MediaSession
-from phoneagent.media.srtp_keys import SrtpPolicy, SrtpPolicyError
+from phoneagent.media.srtp_keys import SrtpPolicy
 from phoneagent.phone import events as phone
+from phoneagent.sdp.dtls import (
+    DTLS_PROTOS,
+    Fingerprint,
+    SetupRole,
+    with_dtls_answer,
+    with_dtls_offer,
+)
 from phoneagent.sdp.model import SessionDescription
 from phoneagent.sdp.offer_answer import (
     MediaPolicy,
@@ -38,10 +48,8 @@ from phoneagent.sdp.offer_answer import (
     process_answer,
 )
 from phoneagent.sdp.sdes import (
-    SECURE_PROFILE,
     CryptoLine,
     SrtpKeys,
-    answer_crypto,
     keys_from_answer,
     with_crypto_answer,
     with_crypto_offer,
@@ -99,6 +107,9 @@ class ActiveCall:
     srtp: SrtpKeys | None = None
     crypto_tag: int = 1
     answering: bool = False
+    dtls: DtlsCallMedia | None = None  # DTLS-SRTP handshakes, when the call keys that way
+    dtls_setup: SetupRole | None = None  # our a=setup once the roles are settled
+    early_dtls: list[tuple[Component, bytes, tuple[str, int]]] = field(default_factory=list)
 
     @property
     def direction(self) -> str:
@@ -129,25 +140,7 @@ class CallControl:
         self.loop = asyncio.get_running_loop()
         self.policy = MediaPolicy(codecs=config.media.codecs, ptime=config.media.ptime)
         self.lines: dict[int, ActiveCall] = {}
-        self.srtp_mode = self._srtp_mode()
-
-    def _srtp_mode(self) -> str:
-        """The account's SRTP mode, downgraded to "off" when the keys would travel in clear."""
-        mode = self.config.account.srtp
-        over_tls = self.config.account.transport == "tls"
-        if mode != "off" and not over_tls and not self.config.media.srtp_without_tls:
-            if mode == "mandatory":
-                log.warning(
-                    "SRTP is mandatory but signalling is not TLS: calls are refused rather "
-                    'than sending keys in clear (set [account] transport = "tls", or '
-                    "[media] srtp_without_tls = true in a lab)"
-                )
-                return "refuse"
-            log.info(
-                "SRTP off: its keys would travel in clear over %s", self.config.account.transport
-            )
-            return "off"
-        return mode
+        self.security = MediaSecurity(config.account, config.media)
 
     @property
     def state(self) -> str:
@@ -227,13 +220,17 @@ class CallControl:
     async def _open_ports(self, line: int) -> RtpPorts:
         def on_rtp(data: bytes, source: tuple[str, int], now: float) -> None:
             active = self.lines.get(line)
-            if active is not None and active.media is not None:
+            if active is None or self._dtls_datagram(active, "rtp", data, source):
+                return
+            if active.media is not None:
                 active.media.receive_rtp(data, source, now)
                 self._media_events(active)
 
         def on_rtcp(data: bytes, source: tuple[str, int], now: float) -> None:
             active = self.lines.get(line)
-            if active is not None and active.media is not None:
+            if active is None or self._dtls_datagram(active, "rtcp", data, source):
+                return
+            if active.media is not None:
                 active.media.receive_rtcp(data, source, now)
 
         return await RtpPorts.open(self.ua.local.host, self.config.media.rtp_ports, on_rtp, on_rtcp)
@@ -267,10 +264,10 @@ class CallControl:
         except RemoteProtocolError as error:
             self._failed(line, "unobtainable", None, f"{text!r} is no target: {error.reason}")
             return
-        if self.srtp_mode == "refuse":
+        if self.security.mode == "refuse":
             self._failed(line, "failed", 488, "SRTP is mandatory but signalling is not TLS")
             return
-        if isinstance(target, SipUri) and target.is_secure and self.srtp_mode != "mandatory":
+        if isinstance(target, SipUri) and target.is_secure and self.security.mode != "mandatory":
             self._failed(line, "failed", 488, "a sips: call needs TLS and SRTP end to end")
             return
         destination = await self._next_hop(target)
@@ -278,11 +275,14 @@ class CallControl:
         session_id = random.randrange(1, 2**31)
         offer = build_offer(self.policy, self.ua.local.host, ports.rtp_port, session_id, 1)
         offered_keys: dict[int, SrtpPolicy] = {}
-        if self.srtp_mode in ("optional", "mandatory"):
+        if self.security.mode in ("optional", "mandatory") and self.security.keying == "dtls":
+            # DTLS-SRTP has no "optional": UDP/TLS/RTP/SAVP is SRTP or nothing (RFC 5764 §8).
+            offer = with_dtls_offer(offer, self.security.fingerprint)
+        elif self.security.mode in ("optional", "mandatory"):
             offer, offered_keys = with_crypto_offer(
                 offer,
                 self.config.media.srtp_suites,
-                secure_profile=self.srtp_mode == "mandatory",
+                secure_profile=self.security.mode == "mandatory",
             )
         call = self.ua.dial(target, bytes(offer), self.loop.time(), destination)
         if call is None:
@@ -321,8 +321,13 @@ class CallControl:
                 active.session_id,
                 active.version,
             )
-            if negotiated is not None:
-                answer, active.srtp = self._answer_srtp(answer, negotiated)
+            dtls_role = None
+            if negotiated is not None and negotiated.proto.upper() in DTLS_PROTOS:
+                answer, dtls_role, fingerprints = self.security.answer_dtls(
+                    active.remote_offer, answer, negotiated
+                )
+            elif negotiated is not None:
+                answer, active.srtp = self.security.answer_sdes(answer, negotiated)
         except RemoteProtocolError as error:
             log.warning("cannot answer the offer: %s", error.reason)
             active.call.reject(error.status_hint or 488, self.loop.time())
@@ -331,7 +336,9 @@ class CallControl:
             return
         active.call.answer(bytes(answer), self.loop.time())
         self.ua.after_call_command(self.loop.time())
-        if negotiated is not None:
+        if negotiated is not None and dtls_role is not None:
+            self._start_dtls(active, dtls_role, fingerprints, negotiated)
+        elif negotiated is not None:
             self._start_media(active, negotiated)
         self.emit("connected", line=active.line)
         self.report(phone.CallAnswered(active.line))
@@ -377,9 +384,13 @@ class CallControl:
     def _answered(self, active: ActiveCall, event: CallAnswered, now: float) -> None:
         if active.offer is None or not event.sdp or active.media is not None:
             return
+        dtls: tuple[str, tuple[Fingerprint, ...]] | None = None
         try:
-            negotiated = process_answer(active.offer, SessionDescription.parse(event.sdp))
-            if active.offered_keys:
+            answer = SessionDescription.parse(event.sdp)
+            negotiated = process_answer(active.offer, answer)
+            if negotiated.proto.upper() in DTLS_PROTOS:
+                dtls = self.security.dtls_of_answer(answer, negotiated)
+            elif active.offered_keys:
                 active.srtp = keys_from_answer(negotiated.crypto, active.offered_keys)
                 if active.srtp is not None:
                     active.crypto_tag = next(
@@ -387,32 +398,18 @@ class CallControl:
                         for tag, policy in active.offered_keys.items()
                         if policy is active.srtp.outbound
                     )
-            if active.srtp is None and self.srtp_mode == "mandatory":
+            if active.srtp is None and dtls is None and self.security.mode == "mandatory":
                 raise RemoteProtocolError("the far end answered without SRTP", 488)
         except RemoteProtocolError as error:
             log.warning("unusable answer: %s", error.reason)
             event.call.hangup(now)
             return
-        self._start_media(active, negotiated)
+        if dtls is not None:
+            self._start_dtls(active, dtls[0], dtls[1], negotiated)
+        else:
+            self._start_media(active, negotiated)
         self.emit("connected", line=active.line)
         self.report(phone.CallAnswered(active.line))
-
-    def _answer_srtp(
-        self, answer: SessionDescription, negotiated: NegotiatedMedia
-    ) -> tuple[SessionDescription, SrtpKeys | None]:
-        """Add our a=crypto to an answer, or refuse (488) what our policy cannot accept."""
-        secure_offer = negotiated.proto.upper() == SECURE_PROFILE
-        if self.srtp_mode in ("off", "refuse") or not negotiated.crypto:
-            if secure_offer or self.srtp_mode in ("mandatory", "refuse"):
-                raise RemoteProtocolError("no acceptable SRTP (RTP/SAVP or policy)", 488)
-            return answer, None
-        choice = answer_crypto(negotiated.crypto, self.config.media.srtp_suites)
-        if choice is None:
-            if secure_offer or self.srtp_mode == "mandatory":
-                raise RemoteProtocolError("no a=crypto suite in common", 488)
-            return answer, None
-        line, keys = choice
-        return with_crypto_answer(answer, line), keys
 
     def _incoming(self, call: IncomingCall, sdp: bytes | None, now: float) -> None:
         remote_offer = None
@@ -445,7 +442,12 @@ class CallControl:
             active.version,
             direction=direction,
         )
-        if active.srtp is not None:
+        if active.dtls is not None and active.dtls_setup is not None:
+            # The same association goes on: our settled role and fingerprint (RFC 5763 §5).
+            proto = active.media.negotiated.proto
+            fingerprint = self.security.fingerprint
+            offer = with_dtls_offer(offer, fingerprint, setup=active.dtls_setup, proto=proto)
+        elif active.srtp is not None:
             crypto = CryptoLine(
                 active.crypto_tag, active.srtp.suite, active.srtp.outbound.to_sdes_inline()
             )
@@ -489,8 +491,10 @@ class CallControl:
                 active.version,
             )
             rekey = None
-            if negotiated is not None and active.srtp is not None:
-                answer, rekey = self._rekey(answer, negotiated, active.srtp)
+            if active.dtls is not None and active.dtls_setup is not None:
+                answer = with_dtls_answer(answer, self.security.fingerprint, active.dtls_setup)
+            elif negotiated is not None and active.srtp is not None:
+                answer, rekey = self.security.rekey_sdes(answer, negotiated, active.srtp)
         except RemoteProtocolError:
             event.call.reject_reoffer(now)
             return
@@ -502,26 +506,66 @@ class CallControl:
                 active.media.rekey_inbound(rekey.inbound)
         self.ua.after_call_command(now)
 
-    def _rekey(
-        self, answer: SessionDescription, negotiated: NegotiatedMedia, current: SrtpKeys
-    ) -> tuple[SessionDescription, SrtpKeys | None]:
-        """A re-offer in an SRTP call (RFC 4568 §7.1.4): keep our key (a new SRTP context
-        with the same key would reuse keystream), take the far end's if it changed."""
-        for value in negotiated.crypto:
-            line = CryptoLine.parse(value)
-            if line.suite.upper() != current.suite.upper():
-                continue
-            ours = CryptoLine(line.tag, line.suite, current.outbound.to_sdes_inline())
-            answer = with_crypto_answer(answer, ours)
-            try:
-                inbound = SrtpPolicy.from_sdes_inline(line.suite, line.key_params)
-            except SrtpPolicyError:
-                raise RemoteProtocolError("unusable key in the re-offer", 488) from None
-            if inbound == current.inbound:
-                return answer, None
-            log.info("the far end changed its SRTP key")
-            return answer, SrtpKeys(current.suite, current.outbound, inbound)
-        raise RemoteProtocolError("re-offer without our SRTP suite", 488)
+    # -- DTLS-SRTP (RFC 5763/5764) ---------------------------------------------------------------
+
+    def _dtls_datagram(
+        self, active: ActiveCall, component: Component, data: bytes, source: tuple[str, int]
+    ) -> bool:
+        """RFC 7983: a first byte of 20..63 is DTLS; True when this one was taken here."""
+        if not data or not is_dtls(data[0]):
+            return False
+        if active.dtls is not None:
+            active.dtls.receive(component, data, source)
+        elif len(active.early_dtls) < EARLY_DATAGRAMS and active.srtp is None:
+            active.early_dtls.append((component, data, source))  # before we read the answer
+        return True
+
+    def _start_dtls(
+        self,
+        active: ActiveCall,
+        role: str,
+        fingerprints: tuple[Fingerprint, ...],
+        negotiated: NegotiatedMedia,
+    ) -> None:
+        """The handshakes on both ports; media starts when both have keys."""
+        assert active.ports is not None
+        ports = active.ports
+        active.dtls_setup = SetupRole.ACTIVE if role == "active" else SetupRole.PASSIVE
+        active.connected_at = self.loop.time()
+        rtcp_port = negotiated.remote_rtcp_port or negotiated.remote_port + 1
+        active.dtls = DtlsCallMedia(
+            self.loop,
+            "active" if role == "active" else "passive",
+            self.security.dtls_certificate,
+            remote_fingerprints=fingerprints,
+            send={"rtp": ports.send_rtp, "rtcp": ports.send_rtcp},
+            peers={
+                "rtp": (negotiated.remote_address, negotiated.remote_port),
+                "rtcp": (negotiated.remote_rtcp_address, rtcp_port),
+            },
+            suites=[s for s in self.config.media.srtp_suites if s in DTLS_SUITES],
+            on_ready=lambda rtp, rtcp: self._dtls_ready(active, negotiated, rtp, rtcp),
+            on_failed=lambda why: self._dtls_failed(active, why),
+        )
+        early, active.early_dtls = active.early_dtls, []
+        active.dtls.start(early)
+
+    def _dtls_ready(
+        self, active: ActiveCall, negotiated: NegotiatedMedia, rtp: SrtpKeys, rtcp: SrtpKeys
+    ) -> None:
+        if self.lines.get(active.line) is not active or active.media is not None:
+            return
+        active.srtp = rtp
+        self._start_media(active, negotiated, srtcp=rtcp)
+
+    def _dtls_failed(self, active: ActiveCall, why: str) -> None:
+        """A wrong certificate or a handshake that never finished: hang up, never clear."""
+        if self.lines.get(active.line) is not active:
+            return
+        log.warning("line %d: DTLS-SRTP failed (%s): hanging up", active.line, why)
+        active.call.hangup(self.loop.time())
+        self.ua.after_call_command(self.loop.time())
+        self.pump()
 
     # -- the end of a call ---------------------------------------------------------------------
 
@@ -560,8 +604,11 @@ class CallControl:
                 "frames_concealed": stats.frames_concealed,
                 "codec": active.media.codec.name,
                 "srtp": active.srtp.suite if active.srtp is not None else None,
+                "keying": ("dtls" if active.dtls else "sdes") if active.srtp else None,
                 "srtp_dropped": active.media.srtp_dropped,
             }
+        if active.dtls is not None:
+            active.dtls.close()  # close_notify after the RTCP BYE (RFC 5764 §4.1)
         if active.ports is not None:
             active.ports.close()
         return statistics
@@ -594,7 +641,9 @@ class CallControl:
 
     # -- media -------------------------------------------------------------------------------------
 
-    def _start_media(self, active: ActiveCall, negotiated: NegotiatedMedia) -> None:
+    def _start_media(
+        self, active: ActiveCall, negotiated: NegotiatedMedia, srtcp: SrtpKeys | None = None
+    ) -> None:
         line = active.line
         active.connected_at = self.loop.time()
         active.media = MediaSession(
@@ -604,6 +653,7 @@ class CallControl:
             self.loop.time(),
             wall_clock=time.time,
             srtp=active.srtp,
+            srtcp=srtcp,
             capture_backlog=self.audio.capture_backlog,
         )
         if active.srtp is not None:

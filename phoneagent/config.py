@@ -50,6 +50,7 @@ Keys
 | `media.record`               | `""`             | WAV file of the mock handset's earpiece |
 | `media.srtp_suites`          | `["AES_CM_128_HMAC_SHA1_80"]` | SDES suites offered, in order |
 | `media.srtp_without_tls`     | `false`          | send SRTP keys over plain UDP/TCP (lab only) |
+| `media.srtp_keying`          | `"sdes"`         | how our offers key SRTP: `sdes` or `dtls` |
 | `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
 | `phone.auto_answer_delay`    | `0`              | seconds before an automatic answer, 0..600 |
 | `phone.tone_country`         | `"us"`           | call-progress tones of `us`, `uk`, `de`, `fr` |
@@ -207,6 +208,7 @@ class MediaConfig:
     record: str | None
     srtp_suites: tuple[str, ...]
     srtp_without_tls: bool
+    srtp_keying: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +460,10 @@ def _check_timers(values: dict[str, Any]) -> None:
         raise SettingError(f"must not be less than timers.t1 ({values['t1']:g})", key="t2")
 
 
+#: The suites DTLS-SRTP has profiles for (RFC 5764 §4.1.2, RFC 7714 §14.2).
+DTLS_SUITES = frozenset(
+    {"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM"}
+)
 SRTP_SUITES = (
     "AES_CM_128_HMAC_SHA1_80",
     "AES_CM_128_HMAC_SHA1_32",
@@ -485,6 +491,11 @@ def _check_media(values: dict[str, Any]) -> None:
         raise SettingError("must be [first, last]: an even first port below last", key="rtp_ports")
     else:
         values["rtp_ports"] = (ports[0], ports[1])
+    if values["srtp_keying"] == "dtls" and not set(values["srtp_suites"]) & DTLS_SUITES:
+        raise SettingError(
+            f"DTLS-SRTP needs one of {', '.join(sorted(DTLS_SUITES))} in media.srtp_suites",
+            key="srtp_keying",
+        )
     play = values["play"]
     if not (play == "silence" or play.startswith(("tone:", "file:"))):
         raise SettingError('must be "silence", "tone:HZ" or "file:PATH"', key="play")
@@ -602,6 +613,8 @@ SECTIONS: tuple[Section, ...] = (
             ),
             # SRTP keys travel in SDP: over plain UDP/TCP anyone on the path reads them.
             Setting("srtp_without_tls", Boolean(), default=False),
+            # SDES keys travel in SDP; DTLS-SRTP makes them in a handshake on the RTP port.
+            Setting("srtp_keying", Text(choices=("sdes", "dtls")), default="sdes"),
         ),
         check=_check_media,
     ),
@@ -715,6 +728,7 @@ play = "tone:1000"                  # the mock handset's microphone: tone:HZ, si
 record = ""                         # a WAV file of what its earpiece plays; "" for none
 srtp_suites = ["AES_CM_128_HMAC_SHA1_80"]  # also _32, AES_256_CM_…, AEAD_AES_128/256_GCM
 srtp_without_tls = false            # true only in a lab: keys in SDP readable on the path
+srtp_keying = "sdes"                # sdes (a=crypto) | dtls (DTLS-SRTP, a=fingerprint)
 
 [phone]
 auto_answer = false                 # intercom: answer incoming calls by themselves

@@ -79,6 +79,7 @@ class MediaSession:
         wall_clock: Callable[[], float] | None = None,
         cname: str = "phoneagent",
         srtp: SrtpKeys | None = None,
+        srtcp: SrtpKeys | None = None,
         capture_backlog: Callable[[], int | None] | None = None,
     ) -> None:
         rng = rng or random.SystemRandom()
@@ -92,6 +93,10 @@ class MediaSession:
         # once agreed there is no path that sends media in clear.
         self.srtp_out = SrtpSession(srtp.outbound) if srtp is not None else None
         self.srtp_in = SrtpSession(srtp.inbound) if srtp is not None else None
+        # RTCP has keys of its own when DTLS-SRTP ran a second association on the RTCP
+        # port (RFC 5764 §4.1, no rtcp-mux); with SDES both come from one master key.
+        self.srtcp_out = SrtpSession(srtcp.outbound) if srtcp is not None else self.srtp_out
+        self.srtcp_in = SrtpSession(srtcp.inbound) if srtcp is not None else self.srtp_in
         self.srtp_dropped = 0
         self.negotiated = negotiated
         chosen = negotiated.formats[0]
@@ -234,11 +239,14 @@ class MediaSession:
         return self._protect_rtcp(compound), self.rtcp_remote
 
     def rekey_inbound(self, policy: SrtpPolicy) -> None:
-        """The far end re-keyed in a re-INVITE: receive with its new key from now on."""
+        """The far end re-keyed in a re-INVITE (SDES): receive with its new key from now on."""
+        shared = self.srtcp_in is self.srtp_in
         self.srtp_in = SrtpSession(policy)
+        if shared:
+            self.srtcp_in = self.srtp_in
 
     def _protect_rtcp(self, data: bytes) -> bytes:
-        return self.srtp_out.protect_rtcp(data) if self.srtp_out is not None else data
+        return self.srtcp_out.protect_rtcp(data) if self.srtcp_out is not None else data
 
     def _compound(
         self, now: float, *, goodbye: bool = False, reason: str | None = None
@@ -258,9 +266,9 @@ class MediaSession:
         )
 
     def receive_rtcp(self, data: bytes, source: Address, now: float) -> None:
-        if self.srtp_in is not None:
+        if self.srtcp_in is not None:
             try:
-                data = self.srtp_in.unprotect_rtcp(data)
+                data = self.srtcp_in.unprotect_rtcp(data)
             except SrtpError as error:
                 self.srtp_dropped += 1
                 log.debug("SRTCP dropped: %s", error)

@@ -11,8 +11,9 @@ then).
 
 ``answer_offer`` answers the far end's offer (RFC 3264 §6).  Walking the m=
 lines in order, the first audio stream we can serve is accepted: port not 0,
-profile RTP/AVP or RTP/SAVP (SRTP keys are the SRTP layer's business — it adds
-``a=crypto`` to an RTP/SAVP answer; this layer returns the profile and the
+profile RTP/AVP, RTP/SAVP or DTLS-SRTP's UDP/TLS/RTP/SAVP[F] (SRTP keys are the
+SRTP layer's business — it adds ``a=crypto`` to an RTP/SAVP answer, or
+``a=fingerprint`` for DTLS; this layer returns the profile and the
 offer's raw crypto lines), a unicast address, and at least one codec in common.
 Every other m= line is rejected with port 0 and its offered formats (§6), so the
 answer has the same m= lines in the same order.  Decisions within §6.1's room:
@@ -69,8 +70,10 @@ from phoneagent.sip.errors import LocalProtocolError, RemoteProtocolError
 
 #: Packet times we send and mirror (ms); every G.711 peer handles these.
 ALLOWED_PTIMES = (10, 20, 30, 40)
-#: Profiles accepted here; SRTP policy (whether RTP/SAVP is required or refused) sits above.
-ACCEPTED_PROTOS = ("RTP/AVP", "RTP/SAVP")
+#: Profiles accepted here; SRTP policy (whether RTP/SAVP is required or refused) sits above,
+#: and so does DTLS-SRTP (``UDP/TLS/RTP/SAVP[F]``, RFC 5764 §8): its handshake is
+#: ``sdp.dtls``'s and the call's business.  AVPF feedback is not used, only accepted.
+ACCEPTED_PROTOS = ("RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF")
 OFFER_PROTO = "RTP/AVP"
 
 _T = TypeVar("_T")

@@ -228,6 +228,7 @@ VALID: list[tuple[str, str, str, object]] = [
     ),
     ("phone", "do_not_disturb", "true", True),
     ("phone", "call_waiting", "false", False),
+    ("media", "srtp_keying", '"dtls"', "dtls"),
     ("history", "path", '"/var/lib/phone/calls.jsonl"', Path("/var/lib/phone/calls.jsonl")),
 ]
 
@@ -417,6 +418,7 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("phone", "speed_dials", '{ "a" = "100" }', '"a": a speed-dial key is 1..8 keypad keys…'),
     ("phone", "do_not_disturb", '"on"', 'must be true or false, not a string ("on")'),
     ("phone", "call_waiting", "0", "must be true or false, not an integer (0)"),
+    ("media", "srtp_keying", '"zrtp"', 'must be one of sdes, dtls, not "zrtp"'),
     ("history", "path", "7", "must be a file name, not an integer (7)"),
 ]
 
@@ -894,3 +896,11 @@ def test_the_scanner_keeps_what_it_found_when_lost() -> None:
     lines = KeyLines.scan("a = 1\n@@@ = 2\nb = 3\n")  # not TOML: tomllib would refuse it first
     assert lines.line_of(("a",)) == 1
     assert ("b",) not in lines
+
+
+def test_dtls_keying_needs_a_suite_with_a_dtls_profile() -> None:
+    text = document("media", "srtp_keying", '"dtls"')[0]
+    text += 'srtp_suites = ["AES_256_CM_HMAC_SHA1_80"]\n'
+    message = str(error_of(text))
+    assert message.startswith("config error: media.srtp_keying")
+    assert "DTLS-SRTP needs one of AEAD_AES_128_GCM" in message

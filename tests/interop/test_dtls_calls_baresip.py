@@ -1,0 +1,87 @@
+"""DTLS-SRTP calls of the phone itself (``phoneagent run``) with baresip's dtls_srtp module.
+
+``[media] srtp_keying = "dtls"``: the phone offers UDP/TLS/RTP/SAVP with
+``a=setup:actpass`` and its certificate's fingerprint; the handshakes on the RTP
+and the RTCP port give the SRTP and SRTCP keys; audio must pass both ways
+(tone detection on both recordings).  And the other way round: baresip offers
+DTLS-SRTP, the phone answers ``a=setup:active`` and is the DTLS client.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.interop.baresip import BaresipPeer
+from tests.interop.phone import PhoneProcess
+from tests.interop.test_calls_baresip import (
+    BARESIP_TONE,
+    PHONE_TONE,
+    assert_clean_audio,
+    config,
+    newest,
+)
+
+pytestmark = pytest.mark.interop
+
+BOB = "<sip:bob@127.0.0.1>;regint=0;answermode=manual;mediaenc=dtls_srtp"
+
+
+def dtls_config(bob: BaresipPeer, heard: Path) -> str:
+    return config(bob, heard).replace(
+        "[media]\n", '[media]\nsrtp_keying = "dtls"\n', 1
+    ).replace('password = "unused"\n', 'password = "unused"\nsrtp = "mandatory"\n', 1)
+
+
+def dtls_peer(tmp_path: Path) -> BaresipPeer:
+    return BaresipPeer(
+        tmp_path / "baresip",
+        tone_hz=BARESIP_TONE,
+        account=BOB,
+        modules=("dtls_srtp.so",),
+        extra_config="rtcp_mux\t\tno\n",
+    )
+
+
+def test_phone_calls_baresip_with_dtls_srtp(tmp_path: Path) -> None:
+    heard = tmp_path / "phone-heard.wav"
+    with dtls_peer(tmp_path) as bob:
+        with PhoneProcess(tmp_path / "phone", dtls_config(bob, heard)) as phone:
+            assert phone.command(f"dial {bob.uri}").startswith("ok")
+            bob.wait_event("CALL_INCOMING")
+            bob.command("accept")
+            phone.wait_event("connected")
+            time.sleep(3.0)
+            assert phone.command("hangup") == "ok"
+            phone.wait_event("ended")
+            bob.wait_event("CALL_CLOSED")
+            log = phone.log_tail(200_000)
+        assert "DTLS-SRTP rtp: " in log and "DTLS-SRTP rtcp: " in log, log[-3000:]
+        assert "media encrypted with" in log
+        assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
+        assert_clean_audio(
+            newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
+        )
+
+
+def test_baresip_calls_the_phone_with_dtls_srtp(tmp_path: Path) -> None:
+    heard = tmp_path / "phone-heard.wav"
+    with dtls_peer(tmp_path) as bob:
+        with PhoneProcess(tmp_path / "phone", dtls_config(bob, heard)) as phone:
+            port = phone.command("status").split("address=127.0.0.1:")[1].split()[0]
+            bob.command("dial", f"sip:alice@127.0.0.1:{port}")
+            phone.wait_event("incoming")
+            assert phone.command("answer") == "ok"
+            phone.wait_event("connected")
+            bob.wait_event("CALL_ESTABLISHED")
+            time.sleep(3.0)
+            bob.command("hangup")
+            assert phone.wait_event("ended")["reason"] == "remote-hangup"
+            log = phone.log_tail(200_000)
+        assert "DTLS-SRTP rtp: " in log and "DTLS-SRTP rtcp: " in log, log[-3000:]
+        assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
+        assert_clean_audio(
+            newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
+        )
