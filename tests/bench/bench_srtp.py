@@ -15,7 +15,9 @@ fresh sender and receiver over a list of packets with consecutive sequence
 numbers (so the replay window and the rollover counter do their real work,
 crossing a sequence wrap); best and median of the repeats are printed, with the
 garbage collector disabled while timing.  libsrtp's figures are for the suites
-pylibsrtp exposes (AES_CM_128_HMAC_SHA1_80/_32 and the two GCM suites).
+pylibsrtp exposes (AES_CM_128_HMAC_SHA1_80/_32 and the two GCM suites) and, for the
+AES-192/256 counter-mode suites, from the same libsrtp (Debian's libsrtp2) through the
+ctypes binding the tests use.
 
 PEERS.md's reference on this kind of machine: libsrtp 4.0 µs and a
 persistent-context ``cryptography`` implementation 6.4 µs for
@@ -102,6 +104,26 @@ def libsrtp(policy: SrtpPolicy, profile_name: str) -> Factory | None:
     return make
 
 
+def libsrtp_ctypes(policy: SrtpPolicy) -> Factory | None:
+    """Debian's libsrtp2 through ctypes, for the suites pylibsrtp does not expose."""
+    try:
+        from tests.libsrtp_ctypes import CRYPTO_POLICY_SETTERS, LibsrtpSession, load
+
+        load()
+    except (ImportError, OSError, RuntimeError):
+        return None
+    name = policy.suite.name
+    if name not in CRYPTO_POLICY_SETTERS:
+        return None
+
+    def make() -> tuple[Pair, Pair]:
+        sender = LibsrtpSession(name, policy.master_key, policy.master_salt, outbound=True)
+        receiver = LibsrtpSession(name, policy.master_key, policy.master_salt, outbound=False)
+        return (sender.protect, receiver.unprotect), (sender.protect_rtcp, receiver.unprotect_rtcp)
+
+    return make
+
+
 def measure(factory: Factory, packets: list[bytes], repeats: int, rtcp: bool) -> list[float]:
     """Microseconds per protect + unprotect, one figure per repeat."""
     results = []
@@ -149,7 +171,7 @@ def main() -> None:
     for name in SUITES:
         policy = SrtpPolicy.generate(name)
         profile = LIBSRTP_PROFILES.get(name)
-        reference = libsrtp(policy, profile) if profile else None
+        reference = libsrtp(policy, profile) if profile else libsrtp_ctypes(policy)
         for what, packets, is_rtcp in (("RTP 172 B", rtp, False), ("RTCP SR 28 B", rtcp, True)):
             cells = []
             for factory in (ours(policy), reference):
