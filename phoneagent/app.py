@@ -64,9 +64,10 @@ def instance_id_for(config: Config) -> str:
 class Phone:
     """One account's phone: hardware, state machine, SIP user agent, transports, console."""
 
-    def __init__(self, config: Config, name: str = "phone") -> None:
+    def __init__(self, config: Config, name: str = "phone", *, alsa_audio: bool = False) -> None:
         self.config = config
         self.name = name
+        self.alsa_audio = alsa_audio  # the simulator: mocked keys and hook, a real sound card
         self.loop = asyncio.get_running_loop()
         self.transports: SipTransports | None = None
         self.ua: UserAgent | None = None
@@ -176,6 +177,14 @@ class Phone:
             mock_audio_source=source_for(config.media.play),
             mock_audio_sink=sink,
         )
+        if self.alsa_audio and config.hardware.backend == "mock":
+            from phoneagent.hal.alsa import AlsaAudio  # noqa: PLC0415 -- needs pyalsaaudio
+
+            self.hardware.audio = AlsaAudio(
+                config.audio.capture_device,
+                config.audio.playback_device,
+                period_ms=config.audio.period_ms,
+            )
         self.hardware.audio.start(8000)  # G.711's rate; wideband codecs will restart it
         self.earpiece = Earpiece(self.loop, self.hardware.audio.write, config.phone.tone_country)
 

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("check-config", "validate the config file and exit")
     simulate = add("simulate", "one phone on mocked hardware, driven from the terminal")
     simulate.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    simulate.add_argument(
+        "--alsa", action="store_true", help="handset audio on [audio]'s ALSA devices, not files"
+    )
     demo = commands.add_parser(
         "demo",
         help="two simulated phones call each other over SIPS and SRTP; exit 0 if audio passed",
@@ -179,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "simulate":
         from phoneagent.simulate import run_simulator  # noqa: PLC0415
 
-        return asyncio.run(run_simulator(config))
+        return asyncio.run(run_simulator(config, alsa=arguments.alsa))
     if arguments.sip_trace:
         config = replace(config, log=replace(config.log, sip_trace=True))
     return asyncio.run(run_phone(config))

@@ -4,8 +4,10 @@ The terminal is the keypad: ``0``-``9``, ``*``, ``#`` and ``A``-``D`` press keys
 the space bar (or ``h``) lifts and puts down the handset, ``f`` flashes the hook,
 ``d`` toggles do-not-disturb, ``q`` (or Ctrl-D) quits.  What the user would see or
 hear is printed as it happens (tones, the ringer, LEDs, the phone's state).  Audio
-comes from ``[media] play`` and goes to ``[media] record``.  When standard input is
-not a terminal it is read as lines of the same keys, so a script can drive it.
+comes from ``[media] play`` and goes to ``[media] record``, or with ``--alsa`` from
+and to the sound card of ``[audio]`` (the default ALSA device unless configured).
+When standard input is not a terminal it is read as lines of the same keys, so a
+script can drive it.
 """
 
 from __future__ import annotations
@@ -99,9 +101,10 @@ def _cbreak(fd: int) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-async def run_simulator(config: Config) -> int:
+async def run_simulator(config: Config, *, alsa: bool = False) -> int:
+    """``alsa``: the handset's audio on ``[audio]``'s ALSA devices instead of files."""
     config = replace(config, hardware=replace(config.hardware, backend="mock"))
-    phone = Phone(config, name="simulated")
+    phone = Phone(config, name="simulated", alsa_audio=alsa)
     loop = asyncio.get_running_loop()
     simulator = Simulator(phone)
     def show(name: str, fields: dict[str, object]) -> None:

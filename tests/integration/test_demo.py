@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from phoneagent.demo import run_demo
+from phoneagent.media.goertzel import goertzel_power
 
 
 def test_the_demo_passes_as_the_readme_runs_it(tmp_path: Path) -> None:
@@ -83,3 +84,52 @@ def test_simulate_lifts_the_handset_from_the_terminal(tmp_path: Path) -> None:
     assert "phone: idle -> dial-tone" in out
     assert "you hear: dial tone" in out
     assert "dnd: state=on" in out
+
+
+def test_simulate_plays_dial_tone_on_an_alsa_device(tmp_path: Path) -> None:
+    """``--alsa``: the handset's earpiece is a sound card — here ALSA's ``file`` plugin
+    (per-test ``ALSA_CONFIG_PATH``), whose output must carry US dial tone."""
+    played = tmp_path / "played.raw"
+    asound = tmp_path / "asound.conf"
+    asound.write_text(
+        "pcm.handset {\n  type asym\n"
+        f'  playback.pcm {{ type file slave.pcm {{ type null }} file "{played}" format "raw" }}\n'
+        '  capture.pcm { type file slave.pcm { type null } file "/dev/null" '
+        'infile "/dev/zero" format "raw" }\n}\n'
+    )
+    config = tmp_path / "phone.toml"
+    config.write_text(
+        '[account]\nuri = "sip:alice@127.0.0.1"\npassword = "x"\nregister = false\n'
+        '[network]\nlisten = "127.0.0.1:0"\n[console]\nport = ""\n'
+        '[audio]\ncapture_device = "handset"\nplayback_device = "handset"\n'
+        f'[history]\npath = "{tmp_path / "history.jsonl"}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phoneagent", "simulate", "--alsa", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "ALSA_CONFIG_PATH": str(asound)},
+    )
+    try:
+        assert process.stdin is not None
+        time.sleep(1.0)
+        process.stdin.write("h\n")
+        process.stdin.flush()
+        time.sleep(1.5)
+        process.stdin.write(" q\n")
+        process.stdin.flush()
+        out, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+    assert process.returncode == 0, out
+    assert "you hear: dial tone" in out
+    # The card plays silence when nothing is queued: the dial tone lies between.
+    pcm = played.read_bytes().strip(b"\0")
+    assert len(pcm) >= 8000 * 2, "less than a second of dial tone"
+    block = pcm[: 8000 * 2]
+    assert goertzel_power(block, 350) > 100 * goertzel_power(block, 1000)
+    assert goertzel_power(block, 440) > 100 * goertzel_power(block, 1000)
