@@ -45,6 +45,15 @@ def dtls_peer(tmp_path: Path) -> BaresipPeer:
     )
 
 
+def assert_baresip_verified(bob: BaresipPeer) -> None:
+    """baresip's side: our certificate matched our fingerprint, both associations keyed,
+    and every SRTP and SRTCP packet of ours decrypted."""
+    log = bob.log_tail(1_000_000)
+    assert "dtls_srtp: verified sha-256 fingerprint OK" in log, log
+    assert "DTLS-SRTP complete (audio/RTP)" in log and "DTLS-SRTP complete (audio/RTCP)" in log
+    assert "failed to decrypt" not in log, log
+
+
 def test_phone_calls_baresip_with_dtls_srtp(tmp_path: Path) -> None:
     heard = tmp_path / "phone-heard.wav"
     with dtls_peer(tmp_path) as bob:
@@ -60,6 +69,7 @@ def test_phone_calls_baresip_with_dtls_srtp(tmp_path: Path) -> None:
             log = phone.log_tail(200_000)
         assert "DTLS-SRTP rtp: " in log and "DTLS-SRTP rtcp: " in log, log[-3000:]
         assert "media encrypted with" in log
+        assert_baresip_verified(bob)
         assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
         assert_clean_audio(
             newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"
@@ -81,6 +91,7 @@ def test_baresip_calls_the_phone_with_dtls_srtp(tmp_path: Path) -> None:
             assert phone.wait_event("ended")["reason"] == "remote-hangup"
             log = phone.log_tail(200_000)
         assert "DTLS-SRTP rtp: " in log and "DTLS-SRTP rtcp: " in log, log[-3000:]
+        assert_baresip_verified(bob)
         assert_clean_audio(heard, BARESIP_TONE, PHONE_TONE, "phoneagent heard")
         assert_clean_audio(
             newest(bob.recordings_of("dec")), PHONE_TONE, BARESIP_TONE, "baresip heard"

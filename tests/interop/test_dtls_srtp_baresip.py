@@ -124,31 +124,6 @@ class Counters:
     events: list[object] = field(default_factory=list)
 
 
-class SrtpWithOwnRtcp:
-    """SRTP with the RTP association's keys, SRTCP with the RTCP association's.
-
-    RFC 5764 §4.1: without rtcp-mux, RTCP has a DTLS association (and keys) of its own.
-    ``MediaSession`` takes one ``SrtpKeys`` for both today, so the test hands it this pair
-    in place of its ``srtp_out``/``srtp_in`` — the one change the call wiring needs there
-    (an ``srtcp=`` key pair next to ``srtp=``).
-    """
-
-    def __init__(self, rtp: SrtpSession, rtcp: SrtpSession) -> None:
-        self.rtp, self.rtcp = rtp, rtcp
-
-    def protect_rtp(self, packet: bytes) -> bytes:
-        return self.rtp.protect_rtp(packet)
-
-    def unprotect_rtp(self, packet: bytes) -> bytes:
-        return self.rtp.unprotect_rtp(packet)
-
-    def protect_rtcp(self, packet: bytes) -> bytes:
-        return self.rtcp.protect_rtcp(packet)
-
-    def unprotect_rtcp(self, packet: bytes) -> bytes:
-        return self.rtcp.unprotect_rtcp(packet)
-
-
 @dataclass
 class Association:
     """One DTLS-SRTP association on one of our sockets (RTP, or RTCP without rtcp-mux)."""
@@ -308,19 +283,14 @@ class DtlsPhone:
         """Both associations established: SRTP (and SRTCP) keys to the MediaSession."""
         assert self.negotiated is not None
         rtp_keys = keys[0]
-        self.media = MediaSession(self.negotiated, self.source, self.sink, now, srtp=rtp_keys)
+        # RFC 5764 §4.1: without rtcp-mux, RTCP has a DTLS association (and keys) of its own.
+        rtcp_keys = None if self.mux else keys[1]
+        self.media = MediaSession(
+            self.negotiated, self.source, self.sink, now, srtp=rtp_keys, srtcp=rtcp_keys
+        )
         if self.mux:  # RFC 5761 §5.1.3: RTCP goes to the RTP port too
             self.media.rtcp_remote = self.media.remote
-            self.srtcp_in = self.media.srtp_in
-        else:
-            rtcp_keys = keys[1]
-            self.srtcp_in = SrtpSession(rtcp_keys.inbound)
-            self.media.srtp_out = SrtpWithOwnRtcp(  # type: ignore[assignment]
-                SrtpSession(rtp_keys.outbound), SrtpSession(rtcp_keys.outbound)
-            )
-            self.media.srtp_in = SrtpWithOwnRtcp(  # type: ignore[assignment]
-                SrtpSession(rtp_keys.inbound), self.srtcp_in
-            )
+        self.srtcp_in = self.media.srtcp_in
 
     # -- I/O ------------------------------------------------------------------------------------
 
