@@ -54,6 +54,10 @@ STOP_TIMEOUT = 5.0  # seconds to wait for the un-REGISTER on shutdown
 RELOCATE_DELAY = 5.0  # seconds between DNS lookups when every target failed
 
 
+class HardwareUnavailableError(Exception):
+    """The configured hardware cannot be opened (its message is one line for the user)."""
+
+
 def instance_id_for(config: Config) -> str:
     """A stable RFC 5626 instance id: derived from the account and the machine's name."""
     return (
@@ -169,6 +173,21 @@ class Phone:
             period_ms=config.audio.period_ms,
             ring_country=config.phone.tone_country,
         )
+        try:
+            self._build_hardware(settings, sink)
+        except Exception as error:
+            # gpiozero without GPIO, a missing sound card …: one line that says what to do.
+            raise HardwareUnavailableError(
+                f"{config.hardware.backend} hardware unavailable: {error} "
+                '(without a Pi, set [hardware] backend = "mock")'
+            ) from error
+        assert self.hardware is not None
+        self.earpiece = Earpiece(self.loop, self.hardware.audio.write, config.phone.tone_country)
+
+    def _build_hardware(
+        self, settings: HardwareSettings, sink: Callable[[bytes], None] | None
+    ) -> None:
+        config = self.config
         self.hardware = build_hardware(
             settings,
             self.loop,
@@ -186,7 +205,6 @@ class Phone:
                 period_ms=config.audio.period_ms,
             )
         self.hardware.audio.start(8000)  # G.711's rate; wideband codecs will restart it
-        self.earpiece = Earpiece(self.loop, self.hardware.audio.write, config.phone.tone_country)
 
     async def _locate(self) -> list[Peer]:
         account = self.config.account
@@ -553,6 +571,9 @@ async def run_phone(config: Config) -> int:
         await phone.start()
         await stop.wait()
         log.info("stopping")
+    except HardwareUnavailableError as error:
+        log.error("%s", error)
+        return 1
     finally:
         await phone.stop()
     return 0
@@ -586,4 +607,4 @@ class _JournalFormatter(logging.Formatter):
         return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
 
 
-__all__ = ["Phone", "configure_logging", "run_phone"]
+__all__ = ["HardwareUnavailableError", "Phone", "configure_logging", "run_phone"]

@@ -133,3 +133,27 @@ def test_simulate_plays_dial_tone_on_an_alsa_device(tmp_path: Path) -> None:
     block = pcm[: 8000 * 2]
     assert goertzel_power(block, 350) > 100 * goertzel_power(block, 1000)
     assert goertzel_power(block, 440) > 100 * goertzel_power(block, 1000)
+
+
+def test_hardware_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    config = tmp_path / "phone.toml"
+    config.write_text(
+        '[account]\nuri = "sip:alice@127.0.0.1"\npassword = "x"\nregister = false\n'
+        '[network]\nlisten = "127.0.0.1:0"\n[console]\nport = ""\n[hardware]\nbackend = "pi"\n'
+        f'[history]\npath = "{tmp_path / "history.jsonl"}"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "phoneagent", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        # No GPIO here (nor, with this, on a Pi): gpiozero cannot load its pin factory.
+        env={**os.environ, "GPIOZERO_PIN_FACTORY": "no-such-factory"},
+    )
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.stderr
+    assert "pi hardware unavailable" in errors[0]
+    assert 'set [hardware] backend = "mock"' in errors[0]
+    assert "Traceback" not in result.stderr
