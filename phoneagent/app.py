@@ -132,11 +132,7 @@ class Phone:
         self.ua = UserAgent(settings, local)
         self._start_hardware()
         assert self.earpiece is not None and self.hardware is not None
-        audio = CallAudio(
-            self.hardware.audio.read,
-            self.earpiece.call_audio,
-            self.hardware.audio.capture_backlog,
-        )
+        audio = CallAudio(self._microphone, self.earpiece.call_audio, self._capture_backlog)
         self.calls = CallControl(
             config,
             self.ua,
@@ -293,6 +289,18 @@ class Phone:
             self.event("dnd", state="on" if command.on else "off")
         else:
             self.calls.execute(command)
+
+    def _microphone(self, line: int, samples: int) -> bytes:
+        """The handset carries one call both ways: the one the earpiece plays.  A held or
+        waiting call gets silence, and does not take the microphone's samples from it."""
+        assert self.hardware is not None and self.earpiece is not None
+        if self.earpiece.line == line:
+            return self.hardware.audio.read(samples)
+        return b"\0\0" * samples
+
+    def _capture_backlog(self, line: int) -> int | None:
+        assert self.hardware is not None and self.earpiece is not None
+        return self.hardware.audio.capture_backlog() if self.earpiece.line == line else None
 
     def _hardware_event(self, event: HardwareEvent) -> None:
         if isinstance(event, KeyPressed):

@@ -84,9 +84,10 @@ UNOBTAINABLE_CODES = frozenset({404, 410, 484, 604})
 class CallAudio:
     """The handset as calls see it: the microphone to send and the earpiece to play into."""
 
-    microphone: Callable[[int], bytes]
+    microphone: Callable[[int, int], bytes]  # (line, samples): silence unless the handset
+    # carries that line (a held or waiting call hears nothing of the room)
     earpiece: Callable[[int, bytes], None]  # (line, PCM)
-    capture_backlog: Callable[[], int | None] = lambda: None  # the card's clock, if any
+    capture_backlog: Callable[[int], int | None] = lambda line: None  # the card's clock
 
 
 @dataclass
@@ -648,13 +649,13 @@ class CallControl:
         active.connected_at = self.loop.time()
         active.media = MediaSession(
             negotiated,
-            self.audio.microphone,
+            lambda samples: self.audio.microphone(line, samples),
             lambda pcm: self.audio.earpiece(line, pcm),
             self.loop.time(),
             wall_clock=time.time,
             srtp=active.srtp,
             srtcp=srtcp,
-            capture_backlog=self.audio.capture_backlog,
+            capture_backlog=lambda: self.audio.capture_backlog(line),
         )
         if active.srtp is not None:
             log.info("media encrypted with %s", active.srtp.suite)
