@@ -141,6 +141,8 @@ class CallControl:
         self.loop = asyncio.get_running_loop()
         self.policy = MediaPolicy(codecs=config.media.codecs, ptime=config.media.ptime)
         self.lines: dict[int, ActiveCall] = {}
+        self._placing: set[int] = set()  # PlaceCall taken, INVITE not sent yet
+        self._abandoned: set[int] = set()  # of those, hung up meanwhile
         self.security = MediaSecurity(config.account, config.media)
 
     @property
@@ -159,11 +161,16 @@ class CallControl:
     def execute(self, command: phone.PhoneCommand) -> None:
         now = self.loop.time()
         if isinstance(command, phone.PlaceCall):
+            self._placing.add(command.line)
             self.loop.create_task(self._place(command.line, command.target))
             return
         active = self.lines.get(getattr(command, "line", -1))
         if active is None:
-            log.debug("%s for a line without a call", command)
+            if isinstance(command, phone.HangUpCall) and command.line in self._placing:
+                # Put down while the INVITE waits for DNS or ports: it must never go out.
+                self._abandoned.add(command.line)
+            else:
+                log.debug("%s for a line without a call", command)
             return
         if isinstance(command, phone.AnswerCall):
             if not active.answering and active.media is None:
@@ -261,6 +268,13 @@ class CallControl:
 
     async def _place(self, line: int, text: str) -> None:
         try:
+            await self._place_now(line, text)
+        finally:
+            self._placing.discard(line)
+            self._abandoned.discard(line)
+
+    async def _place_now(self, line: int, text: str) -> None:
+        try:
             target = self.target_of(text)
         except RemoteProtocolError as error:
             self._failed(line, "unobtainable", None, f"{text!r} is no target: {error.reason}")
@@ -273,6 +287,10 @@ class CallControl:
             return
         destination = await self._next_hop(target)
         ports = await self._open_ports(line)
+        if line in self._abandoned:
+            ports.close()
+            log.info("line %d: hung up before the INVITE went out", line)
+            return
         session_id = random.randrange(1, 2**31)
         offer = build_offer(self.policy, self.ua.local.host, ports.rtp_port, session_id, 1)
         offered_keys: dict[int, SrtpPolicy] = {}
