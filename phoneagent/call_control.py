@@ -56,6 +56,7 @@ from phoneagent.sdp.sdes import (
 )
 from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.invite import (
+    CallAcknowledged,
     CallAnswered,
     CallEnded,
     CallProgress,
@@ -292,17 +293,7 @@ class CallControl:
             log.info("line %d: hung up before the INVITE went out", line)
             return
         session_id = random.randrange(1, 2**31)
-        offer = build_offer(self.policy, self.ua.local.host, ports.rtp_port, session_id, 1)
-        offered_keys: dict[int, SrtpPolicy] = {}
-        if self.security.mode in ("optional", "mandatory") and self.security.keying == "dtls":
-            # DTLS-SRTP has no "optional": UDP/TLS/RTP/SAVP is SRTP or nothing (RFC 5764 §8).
-            offer = with_dtls_offer(offer, self.security.fingerprint)
-        elif self.security.mode in ("optional", "mandatory"):
-            offer, offered_keys = with_crypto_offer(
-                offer,
-                self.config.media.srtp_suites,
-                secure_profile=self.security.mode == "mandatory",
-            )
+        offer, offered_keys = self._make_offer(ports, session_id)
         call = self.ua.dial(target, bytes(offer), self.loop.time(), destination)
         if call is None:
             ports.close()
@@ -319,18 +310,40 @@ class CallControl:
         self.emit("calling", line=line, target=str(target))
         self.pump()
 
+    def _make_offer(
+        self, ports: RtpPorts, session_id: int
+    ) -> tuple[SessionDescription, dict[int, SrtpPolicy]]:
+        """Our offer (RFC 3264 §5), keyed the way the account's SRTP policy says."""
+        offer = build_offer(self.policy, self.ua.local.host, ports.rtp_port, session_id, 1)
+        offered_keys: dict[int, SrtpPolicy] = {}
+        if self.security.mode in ("optional", "mandatory") and self.security.keying == "dtls":
+            # DTLS-SRTP has no "optional": UDP/TLS/RTP/SAVP is SRTP or nothing (RFC 5764 §8).
+            offer = with_dtls_offer(offer, self.security.fingerprint)
+        elif self.security.mode in ("optional", "mandatory"):
+            offer, offered_keys = with_crypto_offer(
+                offer,
+                self.config.media.srtp_suites,
+                secure_profile=self.security.mode == "mandatory",
+            )
+        return offer, offered_keys
+
     async def _answer(self, active: ActiveCall) -> None:
         assert isinstance(active.call, IncomingCall)
-        if active.remote_offer is None:  # offerless INVITE: not supported yet
-            active.call.reject(488, self.loop.time())
-            self.ua.after_call_command(self.loop.time())
-            self.pump()
-            return
         ports = await self._open_ports(active.line)
         if self.lines.get(active.line) is not active:  # the caller gave up meanwhile
             ports.close()
             return
         active.ports = ports
+        if active.remote_offer is None:
+            # RFC 3261 §13.2.1: an INVITE without an offer: ours goes in the 200 OK and the
+            # answer comes in the ACK (CallAcknowledged).
+            active.offer, active.offered_keys = self._make_offer(ports, active.session_id)
+            active.call.answer(bytes(active.offer), self.loop.time())
+            self.ua.after_call_command(self.loop.time())
+            self.emit("connected", line=active.line)
+            self.report(phone.CallAnswered(active.line))
+            self.pump()
+            return
         try:
             answer, negotiated = answer_offer(
                 active.remote_offer,
@@ -384,6 +397,8 @@ class CallControl:
             self.report(phone.CallProgressed(active.line, early_media=True))
         elif isinstance(event, CallAnswered):
             self._answered(active, event, now)
+        elif isinstance(event, CallAcknowledged):
+            self._acknowledged(active, event, now)
         elif isinstance(event, ReofferReceived):
             self._reoffer_received(active, event, now)
         elif isinstance(event, ReofferAnswered):
@@ -403,9 +418,29 @@ class CallControl:
     def _answered(self, active: ActiveCall, event: CallAnswered, now: float) -> None:
         if active.offer is None or not event.sdp or active.media is not None:
             return
+        if self._take_answer(active, event.sdp, now):
+            self.emit("connected", line=active.line)
+            self.report(phone.CallAnswered(active.line))
+
+    def _acknowledged(self, active: ActiveCall, event: CallAcknowledged, now: float) -> None:
+        """The ACK to our 200 OK: it carries the answer when we made the offer (§13.2.1)."""
+        if active.direction != "incoming" or active.remote_offer is not None:
+            return
+        if active.offer is None or active.media is not None or active.dtls is not None:
+            return
+        if not event.sdp:
+            log.warning("line %d: the ACK brought no answer to our offer: hanging up", active.line)
+            active.call.hangup(now)
+            return
+        self._take_answer(active, event.sdp, now)
+
+    def _take_answer(self, active: ActiveCall, sdp: bytes, now: float) -> bool:
+        """The far end's answer to our offer: start the media (or DTLS); False if unusable
+        (then the call is hung up)."""
+        assert active.offer is not None
         dtls: tuple[str, tuple[Fingerprint, ...]] | None = None
         try:
-            answer = SessionDescription.parse(event.sdp)
+            answer = SessionDescription.parse(sdp)
             negotiated = process_answer(active.offer, answer)
             if negotiated.proto.upper() in DTLS_PROTOS:
                 dtls = self.security.dtls_of_answer(answer, negotiated)
@@ -421,14 +456,13 @@ class CallControl:
                 raise RemoteProtocolError("the far end answered without SRTP", 488)
         except RemoteProtocolError as error:
             log.warning("unusable answer: %s", error.reason)
-            event.call.hangup(now)
-            return
+            active.call.hangup(now)
+            return False
         if dtls is not None:
             self._start_dtls(active, dtls[0], dtls[1], negotiated)
         else:
             self._start_media(active, negotiated)
-        self.emit("connected", line=active.line)
-        self.report(phone.CallAnswered(active.line))
+        return True
 
     def _incoming(self, call: IncomingCall, sdp: bytes | None, now: float) -> None:
         remote_offer = None

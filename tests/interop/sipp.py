@@ -21,9 +21,12 @@ class SippPeer:
         self,
         scenario: str,
         workdir: Path,
+        *,
         timeout: float = 30.0,
         keys: dict[str, str] | None = None,
         media_port: int | None = None,
+        remote: str | None = None,
+        service: str = "alice",
     ) -> None:
         if shutil.which("sipp") is None:
             raise FileNotFoundError("sipp is not installed (apt-get install sip-tester)")
@@ -39,7 +42,9 @@ class SippPeer:
                 text = text.replace(f"[{key}]", value)
             self.scenario = workdir / self.scenario.name
             self.scenario.write_text(text)
-        self.media_port = media_port
+        self.media_port = media_port  # SIPp's own RTP port (-mp), for SDP it writes
+        self.remote = remote  # "host:port" to call: SIPp as the calling party
+        self.service = service  # the user part SIPp calls ([service])
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -64,6 +69,8 @@ class SippPeer:
                 str(self.workdir / "errors.log"),
                 "-message_file",
                 str(self.workdir / "messages.log"),
+                *(["-mi", "127.0.0.1", "-mp", str(self.media_port)] if self.media_port else []),
+                *(["-s", self.service, self.remote] if self.remote else []),
             ],
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,

@@ -74,6 +74,20 @@ def config(baresip: BaresipPeer, record: Path) -> str:
     )
 
 
+def config_with_silent_registrar(registrar: socket.socket, record: Path) -> str:
+    """A phone whose registrar never answers: the far end is the only peer it talks to."""
+    return (
+        "[account]\n"
+        'uri = "sip:alice@127.0.0.1"\n'
+        'password = "unused"\n'
+        f'registrar = "sip:127.0.0.1:{registrar.getsockname()[1]}"\n'
+        "[network]\n"
+        'listen = "127.0.0.1:0"\n'
+        "[media]\n"
+        f'record = "{record}"\n'
+    )
+
+
 def newest(paths: list[Path]) -> Path:
     """baresip's newest recording, once sndfile has finished it (bounded wait)."""
     assert paths, "baresip recorded nothing"
@@ -292,17 +306,8 @@ def test_symmetric_rtp_and_an_ssrc_change_with_a_far_end_behind_nat(tmp_path: Pa
             "uas_rtp_elsewhere.xml", tmp_path / "sipp", keys={"sdp_port": str(sdp_port)}
         ) as peer:
             time.sleep(0.2)
-            phone_config = (
-                "[account]\n"
-                'uri = "sip:alice@127.0.0.1"\n'
-                'password = "unused"\n'
-                # A registrar that never answers: SIPp plays only the called party.
-                f'registrar = "sip:127.0.0.1:{silent_registrar.getsockname()[1]}"\n'
-                "[network]\n"
-                'listen = "127.0.0.1:0"\n'
-                "[media]\n"
-                f'record = "{heard}"\n'
-            )
+            # A registrar that never answers: SIPp plays only the called party.
+            phone_config = config_with_silent_registrar(silent_registrar, heard)
             with PhoneProcess(tmp_path / "phone", phone_config) as phone:
                 phone.command(f"dial sip:sipp@127.0.0.1:{peer.port}")
                 phone.wait_event("connected")
@@ -410,3 +415,37 @@ def test_local_ringback_then_busy_tone_when_the_far_end_refuses(tmp_path: Path) 
     busy = [goertzel_power(b, 620) > 3 * goertzel_power(b, 440) for b in blocks[-60:]]
     assert sum(ringback) >= 45, "no ringback while the far end was ringing"
     assert sum(busy) >= 20, "no busy tone after the refusal (it cadences 0.5 s on, 0.5 s off)"
+
+
+def test_an_invite_without_offer_gets_ours_in_the_200_and_the_answer_from_the_ack(
+    tmp_path: Path,
+) -> None:
+    """RFC 3261 §13.2.1 (what PBXs send after a transfer): SIPp calls without SDP; the
+    phone answers with its offer, takes SIPp's answer from the ACK and sends media."""
+    heard = tmp_path / "heard.wav"
+    silent_registrar = udp_socket()
+    try:
+        phone_config = config_with_silent_registrar(silent_registrar, heard)
+        with PhoneProcess(tmp_path / "phone", phone_config) as phone:
+            port = phone.command("status").split("address=127.0.0.1:")[1].split()[0]
+            media = udp_socket()
+            media_port = media.getsockname()[1]
+            media.close()  # SIPp binds it
+            with SippPeer(
+                "uac_offerless_invite.xml",
+                tmp_path / "sipp",
+                media_port=media_port,
+                remote=f"127.0.0.1:{port}",
+            ) as peer:
+                phone.wait_event("incoming")
+                assert phone.command("answer") == "ok"
+                phone.wait_event("connected")
+                assert phone.wait_event("ended", timeout=15)["reason"] == "remote-hangup"
+                assert peer.wait() == 0, peer.report()
+            log = phone.log_tail(200_000)
+        messages = (tmp_path / "sipp" / "messages.log").read_text()
+        assert re.search(r"SIP/2.0 200 OK.*?m=audio \d+ RTP/AVP", messages, re.DOTALL), messages
+        statistics = re.findall(r"call statistics: CallStatistics\(packets_sent=(\d+)", log)
+        assert statistics and int(statistics[-1]) >= 75, log[-3000:]  # 2.5 s of 20 ms frames
+    finally:
+        silent_registrar.close()
