@@ -140,7 +140,9 @@ class CallControl:
         self.new_line = new_line
         self.history = history
         self.loop = asyncio.get_running_loop()
-        self.policy = MediaPolicy(codecs=config.media.codecs, ptime=config.media.ptime)
+        self.policy = MediaPolicy(
+            codecs=config.media.codecs, ptime=config.media.ptime, rtcp_mux=config.media.rtcp_mux
+        )
         self.lines: dict[int, ActiveCall] = {}
         self._placing: set[int] = set()  # PlaceCall taken, INVITE not sent yet
         self._abandoned: set[int] = set()  # of those, hung up meanwhile
@@ -231,7 +233,12 @@ class CallControl:
             active = self.lines.get(line)
             if active is None or self._dtls_datagram(active, "rtp", data, source):
                 return
-            if active.media is not None:
+            if active.media is None:
+                return
+            # RFC 5761 §4: with rtcp-mux, RTCP packet types 192..223 share the RTP port.
+            if active.media.negotiated.rtcp_mux and len(data) > 1 and 192 <= data[1] <= 223:
+                active.media.receive_rtcp(data, source, now)
+            else:
                 active.media.receive_rtp(data, source, now)
                 self._media_events(active)
 
@@ -596,6 +603,8 @@ class CallControl:
                 "rtp": (negotiated.remote_address, negotiated.remote_port),
                 "rtcp": (negotiated.remote_rtcp_address, rtcp_port),
             },
+            # RFC 5764 §4.1: with rtcp-mux one association keys RTP and RTCP alike.
+            components=("rtp",) if negotiated.rtcp_mux else ("rtp", "rtcp"),
             suites=[s for s in self.config.media.srtp_suites if s in DTLS_SUITES],
             on_ready=lambda rtp, rtcp: self._dtls_ready(active, negotiated, rtp, rtcp),
             on_failed=lambda why: self._dtls_failed(active, why),
@@ -604,7 +613,11 @@ class CallControl:
         active.dtls.start(early)
 
     def _dtls_ready(
-        self, active: ActiveCall, negotiated: NegotiatedMedia, rtp: SrtpKeys, rtcp: SrtpKeys
+        self,
+        active: ActiveCall,
+        negotiated: NegotiatedMedia,
+        rtp: SrtpKeys,
+        rtcp: SrtpKeys | None,
     ) -> None:
         if self.lines.get(active.line) is not active or active.media is not None:
             return
@@ -645,7 +658,7 @@ class CallControl:
         statistics: dict[str, object] = {}
         if active.media is not None and active.ports is not None:
             data, destination = active.media.goodbye(self.loop.time())
-            active.ports.send_rtcp(data, destination)
+            self._send_rtcp(active, data, destination)
             stats = active.media.call_statistics()
             log.info("call statistics: %s", stats)
             statistics = {
@@ -713,6 +726,15 @@ class CallControl:
             log.info("media encrypted with %s", active.srtp.suite)
         self._arm_media(active)
 
+    @staticmethod
+    def _send_rtcp(active: ActiveCall, data: bytes, destination: tuple[str, int]) -> None:
+        """RTCP leaves from the RTCP port, or with rtcp-mux from the RTP port (RFC 5761)."""
+        assert active.ports is not None and active.media is not None
+        if active.media.negotiated.rtcp_mux:
+            active.ports.send_rtp(data, destination)
+        else:
+            active.ports.send_rtcp(data, destination)
+
     def _arm_media(self, active: ActiveCall) -> None:
         if active.timer is not None:
             active.timer.cancel()
@@ -729,7 +751,7 @@ class CallControl:
         for data, destination in active.media.handle_timer(now):
             active.ports.send_rtp(data, destination)
         for data, destination in active.media.rtcp_due(now):
-            active.ports.send_rtcp(data, destination)
+            self._send_rtcp(active, data, destination)
         self._media_events(active)
         self._arm_media(active)
 

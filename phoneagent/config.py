@@ -51,6 +51,7 @@ Keys
 | `media.srtp_suites`          | `["AES_CM_128_HMAC_SHA1_80"]` | SDES suites offered, in order |
 | `media.srtp_without_tls`     | `false`          | send SRTP keys over plain UDP/TCP (lab only) |
 | `media.srtp_keying`          | `"sdes"`         | how our offers key SRTP: `sdes` or `dtls` |
+| `media.rtcp_mux`             | `true`           | RTCP on the RTP port if both agree (RFC 5761) |
 | `phone.auto_answer`          | `false`          | answer incoming calls by themselves (intercom) |
 | `phone.auto_answer_delay`    | `0`              | seconds before an automatic answer, 0..600 |
 | `phone.tone_country`         | `"us"`           | call-progress tones of `us`, `uk`, `de`, `fr` |
@@ -209,6 +210,7 @@ class MediaConfig:
     srtp_suites: tuple[str, ...]
     srtp_without_tls: bool
     srtp_keying: str
+    rtcp_mux: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,6 +617,7 @@ SECTIONS: tuple[Section, ...] = (
             Setting("srtp_without_tls", Boolean(), default=False),
             # SDES keys travel in SDP; DTLS-SRTP makes them in a handshake on the RTP port.
             Setting("srtp_keying", Text(choices=("sdes", "dtls")), default="sdes"),
+            Setting("rtcp_mux", Boolean(), default=True),
         ),
         check=_check_media,
     ),
@@ -729,6 +732,7 @@ record = ""                         # a WAV file of what its earpiece plays; "" 
 srtp_suites = ["AES_CM_128_HMAC_SHA1_80"]  # also _32, AES_256_CM_…, AEAD_AES_128/256_GCM
 srtp_without_tls = false            # true only in a lab: keys in SDP readable on the path
 srtp_keying = "sdes"                # sdes (a=crypto) | dtls (DTLS-SRTP, a=fingerprint)
+rtcp_mux = true                     # offer/accept RTCP on the RTP port (RFC 5761)
 
 [phone]
 auto_answer = false                 # intercom: answer incoming calls by themselves

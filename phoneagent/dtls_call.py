@@ -2,12 +2,13 @@
 
 RFC 5764 §4.1: without rtcp-mux each component has its own DTLS association, so a
 call runs two ``media.dtls_srtp.DtlsSrtpEndpoint``s — one on the RTP port, one on
-the RTCP port — with the role and the far end's fingerprints from SDP (RFC 5763
-§5).  Datagrams are told apart by their first byte (RFC 7983): the call's port
-callbacks hand DTLS here and RTP/RTCP to the media session.  Once both
-associations are up, ``on_ready`` gets the SRTP and SRTCP keys; a failure (a wrong
-fingerprint, a handshake that times out) calls ``on_failed`` and the call is hung
-up — never media in clear.  Wiring only: the endpoints do the protocol.
+the RTCP port — and with rtcp-mux (RFC 5761) one, on the RTP port; the role and the
+far end's fingerprints come from SDP (RFC 5763 §5).  Datagrams are told apart by
+their first byte (RFC 7983): the call's port callbacks hand DTLS here and RTP/RTCP
+to the media session.  Once every association is up, ``on_ready`` gets the SRTP
+keys and, without mux, the SRTCP keys; a failure (a wrong fingerprint, a handshake
+that times out) calls ``on_failed`` and the call is hung up — never media in clear.
+Wiring only: the endpoints do the protocol.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class DtlsCallMedia:
         send: dict[Component, Send],
         peers: dict[Component, Address],
         suites: Sequence[str],
-        on_ready: Callable[[SrtpKeys, SrtpKeys], None],
+        components: Sequence[Component] = ("rtp", "rtcp"),
+        on_ready: Callable[[SrtpKeys, SrtpKeys | None], None],
         on_failed: Callable[[str], None],
     ) -> None:
         self.loop = loop
@@ -63,7 +65,7 @@ class DtlsCallMedia:
                 [tuple(fingerprint) for fingerprint in remote_fingerprints],  # type: ignore[misc]
                 suites=suites,
             )
-            for component in ("rtp", "rtcp")
+            for component in components
         }
         self.keys: dict[Component, SrtpKeys] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -79,8 +81,12 @@ class DtlsCallMedia:
 
     def receive(self, component: Component, data: bytes, source: Address) -> None:
         """A DTLS datagram on the call's RTP or RTCP port."""
+        endpoint = self.endpoints.get(component)
+        if endpoint is None:
+            log.debug("DTLS on the %s port of a muxed call: dropped", component)
+            return
         self.peers[component] = source  # answer where the handshake really comes from
-        self.endpoints[component].receive_datagram(data, self.loop.time())
+        endpoint.receive_datagram(data, self.loop.time())
         self._flush()
 
     def _on_timer(self) -> None:
@@ -104,9 +110,9 @@ class DtlsCallMedia:
                     self._done = True
                     log.warning("DTLS-SRTP %s failed: %s", component, event.error)
                     self.on_failed(str(event.error))
-        if not self._done and len(self.keys) == len(self.endpoints):
+        if not self._done and len(self.keys) == len(self.endpoints):  # every association
             self._done = True
-            self.on_ready(self.keys["rtp"], self.keys["rtcp"])
+            self.on_ready(self.keys["rtp"], self.keys.get("rtcp"))
         self._arm()
 
     def _arm(self) -> None:

@@ -331,6 +331,8 @@ class MediaSession:
                 log.info("symmetric RTP: sending to %s:%d, where the media comes from", *source)
             self.remote = source
             self._learnt_remote = True
+            if self.negotiated.rtcp_mux:  # RFC 5761: RTCP follows RTP to the same port
+                self.rtcp_remote = source
         event_type = self.negotiated.telephone_event_payload_type
         for packet in result.packets:
             if packet.payload_type == event_type:

@@ -94,6 +94,8 @@ class MediaPolicy:
     ptime: int = 20
     telephone_event: bool = True
     telephone_event_payload_type: int = 101
+    #: RFC 5761: offer ``a=rtcp-mux`` (RTCP on the RTP port) and accept it when offered.
+    rtcp_mux: bool = True
     registry: CodecRegistry = field(default=CODECS, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -145,6 +147,9 @@ class NegotiatedMedia:
     direction: Direction
     remote_direction: Direction
     crypto: tuple[str, ...] = ()
+    #: RFC 5761: RTP and RTCP share the RTP port (both sides said ``a=rtcp-mux``); the
+    #: ``remote_rtcp_*`` fields then name the RTP address and port.
+    rtcp_mux: bool = False
 
     @property
     def codec(self) -> AudioCodec:
@@ -227,7 +232,8 @@ def build_offer(  # noqa: PLR0917 -- the argument order every caller reads in RF
         rtp_port,
         OFFER_PROTO,
         tuple(str(item.payload_type) for item in formats),
-        attributes=_format_attributes(formats, policy.ptime, _direction(direction)),
+        attributes=_format_attributes(formats, policy.ptime, _direction(direction))
+        + ((Attribute("rtcp-mux"),) if policy.rtcp_mux else ()),
     )
     return _description(connection, session_id, version, (media,))
 
@@ -327,13 +333,16 @@ def answer_offer(  # noqa: PLR0917 -- build_offer's arguments after the offer
                 refusals.append(f"m-line {index + 1} ({media.media} {media.proto}): {result}")
             else:
                 negotiated, formats, ptime, answer_direction = result
+                attributes = _format_attributes(formats, ptime, answer_direction)
+                if negotiated.rtcp_mux:  # RFC 5761 §5.1.1: accepted by echoing it
+                    attributes += (Attribute("rtcp-mux"),)
                 answered.append(
                     MediaDescription(
                         "audio",
                         rtp_port,
                         media.proto,
                         tuple(str(item.payload_type) for item in formats),
-                        attributes=_format_attributes(formats, ptime, answer_direction),
+                        attributes=attributes,
                     )
                 )
                 continue
@@ -394,6 +403,7 @@ def _accept(
         ptime=ptime,
         direction=answer_direction,
         remote_direction=offered_direction,
+        rtcp_mux=policy.rtcp_mux and media.rtcp_mux,
     )
     return negotiated, formats, ptime, answer_direction
 
@@ -458,13 +468,16 @@ def _negotiated(
     ptime: int,
     direction: Direction,
     remote_direction: Direction,
+    rtcp_mux: bool = False,
 ) -> NegotiatedMedia:
     rtcp = remote.rtcp  # RFC 3605: a malformed a=rtcp is an error, not a hint to skip
     rtcp_address = connection.address
-    if rtcp is not None and rtcp.connection is not None:
+    if rtcp is not None and rtcp.connection is not None and not rtcp_mux:
         rtcp_address = rtcp.connection.address
-    if rtcp is not None:
-        rtcp_port: int | None = rtcp.port
+    if rtcp_mux:  # RFC 5761 §5.1.3: RTCP goes to the RTP port, whatever a=rtcp says
+        rtcp_port: int | None = remote.port
+    elif rtcp is not None:
+        rtcp_port = rtcp.port
     else:
         rtcp_port = remote.port + 1 if remote.port < 65535 else None
     return NegotiatedMedia(
@@ -480,6 +493,7 @@ def _negotiated(
         direction=direction,
         remote_direction=remote_direction,
         crypto=remote.crypto,
+        rtcp_mux=rtcp_mux,
     )
 
 
@@ -555,6 +569,7 @@ def process_answer(
         ptime=ptime,
         direction=direction,
         remote_direction=their_direction,
+        rtcp_mux=offered.rtcp_mux and answered.rtcp_mux,
     )
 
 

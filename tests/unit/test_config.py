@@ -229,6 +229,7 @@ VALID: list[tuple[str, str, str, object]] = [
     ("phone", "do_not_disturb", "true", True),
     ("phone", "call_waiting", "false", False),
     ("media", "srtp_keying", '"dtls"', "dtls"),
+    ("media", "rtcp_mux", "false", False),
     ("history", "path", '"/var/lib/phone/calls.jsonl"', Path("/var/lib/phone/calls.jsonl")),
 ]
 
@@ -419,6 +420,7 @@ INVALID: list[tuple[str, str, str, str]] = [
     ("phone", "do_not_disturb", '"on"', 'must be true or false, not a string ("on")'),
     ("phone", "call_waiting", "0", "must be true or false, not an integer (0)"),
     ("media", "srtp_keying", '"zrtp"', 'must be one of sdes, dtls, not "zrtp"'),
+    ("media", "rtcp_mux", '"yes"', 'must be true or false, not a string ("yes")'),
     ("history", "path", "7", "must be a file name, not an integer (7)"),
 ]
 

@@ -16,8 +16,8 @@ from phoneagent.sdp.offer_answer import MediaPolicy, answer_offer, build_offer, 
 SDP_ADDRESS = ("127.0.0.1", 40000)  # where the far end's SDP says to send
 
 
-def negotiated():  # type: ignore[no-untyped-def]
-    policy = MediaPolicy()
+def negotiated(mux: bool = False):  # type: ignore[no-untyped-def]
+    policy = MediaPolicy(rtcp_mux=mux)
     offer = build_offer(policy, "127.0.0.1", 30000, 1, 1)
     answer, _ = answer_offer(offer, policy, SDP_ADDRESS[0], SDP_ADDRESS[1], 2, 1)
     return process_answer(offer, answer)
@@ -45,10 +45,7 @@ def test_frames_follow_an_absolute_schedule() -> None:
     assert abs(media.next_deadline() - (100.0 + 50 * 0.020)) < 1e-9
     packets = [RtpPacket.parse(data) for data, _ in sent]
     assert [p.sequence for p in packets] == [(packets[0].sequence + i) % 65536 for i in range(50)]
-    assert all(
-        (b.timestamp - a.timestamp) % 2**32 == 160
-        for a, b in itertools.pairwise(packets)
-    )
+    assert all((b.timestamp - a.timestamp) % 2**32 == 160 for a, b in itertools.pairwise(packets))
     assert packets[0].marker and not any(p.marker for p in packets[1:])
 
 
@@ -212,3 +209,15 @@ def test_a_card_whose_clock_drifts_is_followed_over_a_long_call(card_rate: float
     backlog = int(captured[0]) - read[0]
     assert 0 <= backlog <= 160 * 4  # bounded: the card's buffer never overflows
     assert abs(sent - now * 50 * card_rate) <= 4  # frames followed the card's rate, not ours
+
+
+def test_with_rtcp_mux_rtcp_goes_to_the_rtp_port_and_follows_symmetric_rtp() -> None:
+    media = MediaSession(negotiated(mux=True), lambda n: b"\0\0" * n, lambda pcm: None, 0.0)
+    assert media.rtcp_remote == media.remote == SDP_ADDRESS
+    _, destination = media.goodbye(0.0)
+    assert destination == SDP_ADDRESS  # RFC 5761: one port for both
+    for sequence in (1, 2, 3):  # past the RFC 3550 A.1 probation of a new source
+        media.receive_rtp(
+            far_end_packet(0x1234, sequence, 160 * sequence), ("127.0.0.1", 41000), 0.01 * sequence
+        )
+    assert media.rtcp_remote == media.remote == ("127.0.0.1", 41000)

@@ -92,6 +92,7 @@ a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-16
 a=ptime:20
 a=sendrecv
+a=rtcp-mux
 """)
     assert SessionDescription.parse(bytes(offer)) == offer
 
@@ -111,8 +112,8 @@ def test_offer_variants() -> None:
     text = bytes(offer).decode()
     assert "m=audio 5004 RTP/AVP 8 96\r\n" in text
     assert "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-16\r\n" in text
-    assert text.endswith("a=ptime:30\r\na=sendonly\r\n")
-    assert "a=rtcp" not in text  # RTCP on port + 1: nothing to say (RFC 3605)
+    assert text.endswith("a=ptime:30\r\na=sendonly\r\na=rtcp-mux\r\n")
+    assert "a=rtcp:" not in text  # RTCP on port + 1 unless muxed: nothing to say (RFC 3605)
     no_events = build_offer(MediaPolicy(telephone_event=False), US, 4000, 1, 1)
     assert no_events.media[0].formats == ("0", "8")
 
@@ -430,7 +431,8 @@ def test_srtp_profile_is_accepted_here_and_reported() -> None:
         ((), 30000, THEM, 30001),
         (("rtcp:30011",), 30000, THEM, 30011),
         (("rtcp:30011 IN IP4 192.0.2.77",), 30000, "192.0.2.77", 30011),
-        (("rtcp-mux",), 30000, THEM, 30001),  # mux is not answered, so not used
+        (("rtcp-mux",), 30000, THEM, 30000),  # RFC 5761: accepted, RTCP on the RTP port
+        (("rtcp-mux", "rtcp:30011"), 30000, THEM, 30000),  # mux wins over a=rtcp
         ((), 65535, THEM, None),
     ],
 )
@@ -457,7 +459,7 @@ def test_malformed_rtcp_attribute_is_400() -> None:
         (ASTERISK, ("0", "8", "101"), ("203.0.113.5", 17942, 17943, 101, 20)),
         (KAMAILIO_RELAYED, ("0", "8", "96"), ("198.51.100.7", 30018, 30019, 96, 20)),
         (LINPHONE, ("0", "8", "100"), ("192.0.2.11", 7078, 7079, 100, 20)),
-        (CISCO_SRTP, ("0", "8", "101"), ("192.0.2.44", 24580, 24581, 101, 30)),
+        (CISCO_SRTP, ("0", "8", "101"), ("192.0.2.44", 24580, 24580, 101, 30)),  # rtcp-mux
         (IPV6_PHONE, ("0", "8", "127"), ("2001:db8::42", 2222, 2223, 127, 20)),
     ],
 )
@@ -846,3 +848,20 @@ def test_answers_always_satisfy_their_offers(
     assert theirs.telephone_event_payload_type == negotiated.telephone_event_payload_type
     assert theirs.ptime == negotiated.ptime
     assert theirs.direction is negotiated.direction.reversed()
+
+
+def test_rtcp_mux_is_offered_answered_and_used_only_when_both_say_so() -> None:
+    """RFC 5761 §5.1.1: the answer accepts by echoing a=rtcp-mux; without it, RTCP stays
+    on its own port; a policy without mux neither offers nor accepts it."""
+    ours = build_offer(POLICY, "192.0.2.10", 4000, 1, 1)
+    assert ours.media[0].rtcp_mux
+    answer, negotiated = answer_offer(ours, POLICY, "192.0.2.20", 6000, 2, 1)
+    assert answer.media[0].rtcp_mux and negotiated is not None and negotiated.rtcp_mux
+    agreed = process_answer(ours, answer)
+    assert agreed.rtcp_mux and agreed.remote_rtcp_port == 6000
+    no_mux = MediaPolicy(rtcp_mux=False)
+    answer, negotiated = answer_offer(ours, no_mux, "192.0.2.20", 6000, 2, 1)
+    assert not answer.media[0].rtcp_mux and negotiated is not None and not negotiated.rtcp_mux
+    declined = process_answer(ours, answer)
+    assert not declined.rtcp_mux and declined.remote_rtcp_port == 6001
+    assert not build_offer(no_mux, "192.0.2.10", 4000, 1, 1).media[0].rtcp_mux
