@@ -45,7 +45,13 @@ from phoneagent.sip.auth import Credentials
 from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.transaction import TimerSettings
 from phoneagent.sip.transport import Peer, Transport
-from phoneagent.sip.ua import RegistrationChanged, TargetsNeeded, UserAgent, UserAgentSettings
+from phoneagent.sip.ua import (
+    MessagesWaiting,
+    RegistrationChanged,
+    TargetsNeeded,
+    UserAgent,
+    UserAgentSettings,
+)
 
 log = logging.getLogger(__name__)
 sip_trace = logging.getLogger("phoneagent.sip.trace")
@@ -521,6 +527,21 @@ class Phone:
                     f" (retry in {event.retry_in:.1f} s)" if event.retry_in is not None else "",
                 )
                 self.event("registration-failed", code=event.code, reason=event.reason)
+        elif isinstance(event, MessagesWaiting):
+            summary = event.summary
+            log.info(
+                "voicemail: %s (%d new, %d old)",
+                "messages waiting" if summary.waiting else "none waiting",
+                summary.new_voice,
+                summary.old_voice,
+            )
+            self.event(
+                "mwi",
+                waiting="yes" if summary.waiting else "no",
+                new=summary.new_voice,
+                old=summary.old_voice,
+            )
+            self.feed(phone_events.MessagesWaiting(summary.waiting))
         elif isinstance(event, TargetsNeeded) and not self._relocating:
             self._relocating = True
             self.loop.create_task(self._relocate())

@@ -29,6 +29,7 @@ __all__ = [
     "HookOn",
     "IncomingCall",
     "KeyPress",
+    "MessagesWaiting",
     "PhoneCommand",
     "PhoneInput",
     "PlaceCall",
@@ -99,6 +100,13 @@ class SetDoNotDisturb(PhoneInput):
 @dataclass(frozen=True, slots=True)
 class RegistrationChanged(PhoneInput):
     registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesWaiting(PhoneInput):
+    """Voicemail (RFC 3842 message-summary): the message-waiting LED follows it."""
+
+    waiting: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,7 @@ from phoneagent.phone.events import (
     HookOn,
     IncomingCall,
     KeyPress,
+    MessagesWaiting,
     PhoneCommand,
     PhoneInput,
     PlaceCall,
@@ -168,6 +169,7 @@ class PhoneMachine:
         self._hook_off = False
         self._dnd = settings.do_not_disturb
         self._registered = False
+        self._messages_waiting = False
         self._tone: str | None = None
         self._audio_line: int | None = None
         self._ringer_on = False
@@ -246,6 +248,11 @@ class PhoneMachine:
             return
         elif isinstance(event, SetDoNotDisturb):
             self._set_dnd(event.on)
+            return
+        elif isinstance(event, MessagesWaiting):
+            if event.waiting != self._messages_waiting:
+                self._messages_waiting = event.waiting
+                self._commands.append(SetIndicator("message_waiting", event.waiting))
             return
         elif kind not in _INPUT_TYPES:
             raise LocalProtocolError(f"phone: unknown input {event!r}")
@@ -672,6 +679,7 @@ TRANSITIONS: dict[tuple[PhoneState, type[PhoneInput]], _Handler] = {
 _INPUT_TYPES: frozenset[type[PhoneInput]] = frozenset(kind for _, kind in TRANSITIONS) | {
     SetDoNotDisturb,
     RegistrationChanged,
+    MessagesWaiting,
     CallProgressed,
     CallAnswered,
     CallEnded,

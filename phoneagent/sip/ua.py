@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from phoneagent.sip import mwi
 from phoneagent.sip.address import NameAddress
 from phoneagent.sip.auth import Credentials, DigestClient
 from phoneagent.sip.errors import RemoteProtocolError
@@ -47,6 +48,7 @@ from phoneagent.sip.invite import (
     OutgoingCall,
 )
 from phoneagent.sip.message import KeepAlive, Request, Response
+from phoneagent.sip.mwi import MessageSummary
 from phoneagent.sip.parser import parse_datagram
 from phoneagent.sip.registration import (
     Registered,
@@ -74,6 +76,9 @@ from phoneagent.sip.transport import Peer, Transport
 from phoneagent.sip.uri import SipUri, TelUri, Uri
 from phoneagent.sip.via import BRANCH_MAGIC_COOKIE, Via
 
+#: Out of dialog we also take NOTIFY, for message-summary (RFC 3842).
+UA_METHODS = (*ALLOWED_METHODS, "NOTIFY")
+
 log = logging.getLogger(__name__)
 
 ACCEPTED_BODIES = ("application/sdp",)
@@ -94,6 +99,13 @@ class SendAction:
 @dataclass(frozen=True, slots=True)
 class UserAgentEvent:
     """Base of what the user agent reports to the application."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesWaiting(UserAgentEvent):
+    """A message-summary NOTIFY (RFC 3842) told us about voicemail."""
+
+    summary: MessageSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,13 +396,16 @@ class UserAgent:
         if rejection is not None:
             code, headers = rejection
             response = make_response(request, code, to_tag=self._make_token(), headers=headers)
+        elif request.method == "NOTIFY":
+            response = self._notify(request)
         elif request.method == "OPTIONS":
             response = make_response(
                 request,
                 200,
                 to_tag=self._make_token(),
                 headers=[
-                    ("Allow", ", ".join(ALLOWED_METHODS)),
+                    ("Allow", ", ".join(UA_METHODS)),
+                    ("Allow-Events", mwi.EVENT),
                     ("Accept", ", ".join(ACCEPTED_BODIES)),
                     ("Supported", ", ".join(SUPPORTED_EXTENSIONS)),
                     ("User-Agent", self.settings.user_agent),
@@ -401,9 +416,30 @@ class UserAgent:
                 request,
                 501,
                 to_tag=self._make_token(),
-                headers=[("Allow", ", ".join(ALLOWED_METHODS))],
+                headers=[("Allow", ", ".join(UA_METHODS))],
             )
         self.transactions.respond(key, response, now)
+
+    def _notify(self, request: Request) -> Response:
+        """An out-of-dialog NOTIFY: the unsolicited message-summary most PBXs send to a
+        registered phone (RFC 3842); any other event package is 489 (RFC 6665 §8.3.2)."""
+        tag = self._make_token()
+        try:
+            event = request.event
+            if event is None or event.package.lower() != mwi.EVENT:
+                headers = [("Allow-Events", mwi.EVENT)]
+                return make_response(request, 489, to_tag=tag, headers=headers)
+            content_type = request.content_type
+            if request.body and content_type is not None and (
+                f"{content_type.type}/{content_type.subtype}" != mwi.CONTENT_TYPE
+            ):
+                headers = [("Accept", mwi.CONTENT_TYPE)]
+                return make_response(request, 415, to_tag=tag, headers=headers)
+            summary = mwi.MessageSummary.parse(request.body)
+        except RemoteProtocolError as error:
+            return make_response(request, error.status_hint or 400, to_tag=tag)
+        self._events.append(MessagesWaiting(summary))
+        return make_response(request, 200, to_tag=tag)
 
     @staticmethod
     def _screen(request: Request) -> tuple[int, list[tuple[str, str]]] | None:

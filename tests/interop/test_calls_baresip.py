@@ -449,3 +449,24 @@ def test_an_invite_without_offer_gets_ours_in_the_200_and_the_answer_from_the_ac
         assert statistics and int(statistics[-1]) >= 75, log[-3000:]  # 2.5 s of 20 ms frames
     finally:
         silent_registrar.close()
+
+
+def test_a_voicemail_server_lights_and_clears_the_message_waiting_led(tmp_path: Path) -> None:
+    """RFC 3842 message-summary NOTIFYs, unsolicited as PBXs send them: 200 OK, the
+    console reports them and the mock board's message-waiting LED follows."""
+    silent_registrar = udp_socket()
+    try:
+        config_text = config_with_silent_registrar(silent_registrar, tmp_path / "heard.wav")
+        with PhoneProcess(tmp_path / "phone", config_text) as phone:
+            port = phone.command("status").split("address=127.0.0.1:")[1].split()[0]
+            with SippPeer(
+                "uac_mwi_notify.xml", tmp_path / "sipp", remote=f"127.0.0.1:{port}"
+            ) as peer:
+                assert phone.wait_event("mwi") == {"waiting": "yes", "new": "2", "old": "8"}
+                led = phone.wait_event("led")
+                assert led == {"name": "message_waiting", "state": "on"}
+                assert phone.wait_event("mwi") == {"waiting": "no", "new": "0", "old": "10"}
+                assert phone.wait_event("led") == {"name": "message_waiting", "state": "off"}
+                assert peer.wait() == 0, peer.report()
+    finally:
+        silent_registrar.close()

@@ -16,6 +16,7 @@ from phoneagent.phone.events import (
     HangUpCall,
     HoldCall,
     HookFlash,
+    MessagesWaiting,
     PlaceCall,
     PlayTone,
     RejectCall,
@@ -420,3 +421,12 @@ def test_console_answer_takes_a_waiting_call() -> None:
     first = connected_call(phone)
     second, _ = phone.incoming()
     assert phone.do(HandsFreeAnswer())[:2] == [HoldCall(first), AnswerCall(second)]
+
+
+def test_voicemail_lights_the_message_waiting_led_in_any_state() -> None:
+    phone = Driver()
+    assert phone.do(MessagesWaiting(True)) == [SetIndicator("message_waiting", True)]
+    assert phone.do(MessagesWaiting(True)) == []  # no change, nothing to do
+    phone.lift()
+    assert phone.do(MessagesWaiting(False)) == [SetIndicator("message_waiting", False)]
+    assert phone.state is S.DIAL_TONE  # the call state is not touched

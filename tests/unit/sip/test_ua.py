@@ -33,6 +33,7 @@ from phoneagent.sip.transport import Peer, Transport
 from phoneagent.sip.ua import (
     ALLOWED_METHODS,
     KEEPALIVE_TIMEOUT,
+    MessagesWaiting,
     RegistrationChanged,
     SendAction,
     TargetsNeeded,
@@ -383,7 +384,8 @@ def test_options_to_the_phone_is_answered_200_with_its_capabilities() -> None:
     response, destination = single_response(phone)
     assert response.status_code == 200
     assert destination == CALLER
-    assert response.allow == ALLOWED_METHODS
+    assert response.allow == (*ALLOWED_METHODS, "NOTIFY")
+    assert response.headers.get("allow-events") == "message-summary"
     assert response.headers.get("accept") == "application/sdp"
     assert set(response.supported) == {"path", "outbound"}
     assert response.to.tag  # §8.2.6.2
@@ -409,7 +411,7 @@ def test_an_unknown_method_gets_501_with_allow(method: str) -> None:
     response, destination = single_response(phone)
     assert response.status_code == 501
     assert destination == CALLER
-    assert response.allow == ALLOWED_METHODS
+    assert response.allow == (*ALLOWED_METHODS, "NOTIFY")
     assert response.cseq.method == method
 
 
@@ -808,3 +810,44 @@ def test_rfc4475_requests_an_endpoint_refuses(tag: str, code: int) -> None:
     assert destination.host == CALLER.host
     if code == 420:
         assert response.unsupported == ("nothingSupportsThis", "nothingSupportsThisEither")
+
+
+def notify(event: str | None, body: bytes, content_type: str | None) -> bytes:
+    lines = incoming("NOTIFY").decode().split("\r\n")[:-3]
+    if event is not None:
+        lines.append(f"Event: {event}")
+    if content_type is not None:
+        lines.append(f"Content-Type: {content_type}")
+    lines += [f"Content-Length: {len(body)}", "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+def test_an_unsolicited_message_summary_lights_the_message_waiting_event() -> None:
+    """RFC 3842 as PBXs send it to a registered phone: 200, and the summary reported."""
+    phone = Phone()
+    body = b"Messages-Waiting: yes\r\nVoice-Message: 2/8 (0/2)\r\n"
+    phone.receive(notify("message-summary", body, "application/simple-message-summary"), CALLER)
+    response, _ = single_response(phone)
+    assert response.status_code == 200
+    (event,) = phone.take_events()
+    assert isinstance(event, MessagesWaiting)
+    assert event.summary.waiting and event.summary.new_voice == 2
+
+
+@pytest.mark.parametrize(
+    ("event", "body", "content_type", "status"),
+    [
+        ("presence", b"", None, 489),  # RFC 6665 §8.3.2: an event package we do not take
+        (None, b"", None, 489),
+        ("message-summary", b"Messages-Waiting: yes", "text/plain", 415),
+        ("message-summary", b"Voice-Message: 1/0", "application/simple-message-summary", 400),
+    ],
+)
+def test_other_notifies_are_refused(
+    event: str | None, body: bytes, content_type: str | None, status: int
+) -> None:
+    phone = Phone()
+    phone.receive(notify(event, body, content_type), CALLER)
+    response, _ = single_response(phone)
+    assert response.status_code == status
+    assert phone.take_events() == []
