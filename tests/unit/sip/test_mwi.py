@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.mwi import MessageSummary
@@ -37,3 +39,13 @@ def test_none_waiting_and_unknown_lines_ignored() -> None:
 def test_bad_bodies_are_remote_errors(body: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         MessageSummary.parse(body)
+
+
+@given(st.binary(max_size=600) | st.text(max_size=300).map(str.encode))
+def test_any_body_parses_or_raises_remote_protocol_error(body: bytes) -> None:
+    try:
+        summary = MessageSummary.parse(b"Messages-Waiting: yes\r\n" + body)
+    except RemoteProtocolError:
+        return
+    assert isinstance(summary.waiting, bool)
+    assert all(new >= 0 and old >= 0 for new, old in summary.counts.values())
