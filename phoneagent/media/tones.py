@@ -30,7 +30,8 @@ just plays busy); the phone makes its own, so every country uses the
 ANSI/Telcordia receiver-off-hook tone (1400+2060+2450+2600 Hz, 0.1 s on /
 0.1 s off), which is loud and unmistakable.  "unobtainable" (a number that
 does not exist) is the E.180 special information tone except in the UK (a
-steady 400 Hz); "ring" is the ringing cadence of each country, as the ringer
+steady 400 Hz); "stutter" is dial tone that starts with ten short bursts, heard when
+voicemail is waiting; "ring" is the ringing cadence of each country, as the ringer
 sounds it (a relay follows its on/off segments, a loudspeaker plays it).
 """
 
@@ -291,6 +292,12 @@ def dtmf_tone(digit: str, duration_ms: int | None = None, level_dbm0: float = -1
 # --------------------------------------------------------------------------- national plans
 
 _OFF_HOOK_WARNING = "1400+2060+2450+2600/100,0/100"  # ANSI T1.401 receiver off-hook
+# Stutter dial tone (Telcordia GR-506: "recall dial tone", the voicemail reminder):
+# ten 100 ms bursts of the country's dial tone, then the steady dial tone.
+def _stutter(dial: str) -> str:
+    return ",".join([f"{dial}/100,0/100"] * 10 + [dial])
+
+
 # ITU-T E.180 special information tone (950/1400/1800 Hz), "number unobtainable".
 _SPECIAL_INFORMATION = "950/330,1400/330,1800/330,0/1000"
 
@@ -298,6 +305,7 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
     # ANSI T1.401, Telcordia GR-506 "precise tone plan".
     "us": {
         "dial": ("350+440", -13),
+        "stutter": (_stutter("350+440"), -13),
         "ringback": ("440+480/2000,0/4000", -19),
         "busy": ("480+620/500,0/500", -24),
         "congestion": ("480+620/250,0/250", -24),
@@ -309,6 +317,7 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
     # BT SIN 350.
     "uk": {
         "dial": ("350+440", -13),
+        "stutter": (_stutter("350+440"), -13),
         "ringback": ("400+450/400,0/200,400+450/400,0/2000", -19),
         "busy": ("400/375,0/375", -19),
         "congestion": ("400/400,0/350,400/225,0/525", -19),
@@ -320,6 +329,7 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
     # Deutsche Telekom 1TR110 (425 Hz throughout).
     "de": {
         "dial": ("425", -13),
+        "stutter": (_stutter("425"), -13),
         "ringback": ("425/1000,0/4000", -13),
         "busy": ("425/480,0/480", -13),
         "congestion": ("425/240,0/240", -13),
@@ -331,6 +341,7 @@ _PLANS: dict[str, dict[str, tuple[str, float]]] = {
     # France Télécom (440 Hz throughout).
     "fr": {
         "dial": ("440", -13),
+        "stutter": (_stutter("440"), -13),
         "ringback": ("440/1500,0/3500", -13),
         "busy": ("440/500,0/500", -13),
         "congestion": ("440/250,0/250", -13),

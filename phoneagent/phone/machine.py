@@ -374,7 +374,8 @@ class PhoneMachine:
     def _enter_dial_tone(self) -> None:
         self._set_state(PhoneState.DIAL_TONE)
         self._digits = ""
-        self._play("dial")
+        # Stutter dial tone is the desk phone's voicemail reminder (Telcordia GR-506).
+        self._play("stutter" if self._messages_waiting else "dial")
         self._connect(None)
         self._arm(_Timer.DIGIT, self._now + self.settings.first_digit_timeout)
 

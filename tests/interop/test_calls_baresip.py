@@ -453,7 +453,8 @@ def test_an_invite_without_offer_gets_ours_in_the_200_and_the_answer_from_the_ac
 
 def test_a_voicemail_server_lights_and_clears_the_message_waiting_led(tmp_path: Path) -> None:
     """RFC 3842 message-summary NOTIFYs, unsolicited as PBXs send them: 200 OK, the
-    console reports them and the mock board's message-waiting LED follows."""
+    console reports them, the mock board's message-waiting LED follows, and the dial tone
+    stutters while messages wait."""
     silent_registrar = udp_socket()
     try:
         config_text = config_with_silent_registrar(silent_registrar, tmp_path / "heard.wav")
@@ -465,6 +466,10 @@ def test_a_voicemail_server_lights_and_clears_the_message_waiting_led(tmp_path: 
                 assert phone.wait_event("mwi") == {"waiting": "yes", "new": "2", "old": "8"}
                 led = phone.wait_event("led")
                 assert led == {"name": "message_waiting", "state": "on"}
+                phone.command("hook off")  # voicemail waits: stutter dial tone
+                assert phone.wait_event("tone") == {"name": "stutter"}
+                phone.command("hook on")
+                assert phone.wait_event("tone") == {"name": "off"}
                 assert phone.wait_event("mwi") == {"waiting": "no", "new": "0", "old": "10"}
                 assert phone.wait_event("led") == {"name": "message_waiting", "state": "off"}
                 assert peer.wait() == 0, peer.report()

@@ -117,7 +117,7 @@ def strongest(samples: list[int], count: int, rate: int = 8000) -> list[int]:
 def test_every_country_has_every_tone() -> None:
     assert set(COUNTRIES) >= {"us", "uk", "de", "fr"}
     for country, plan in PLANS.items():
-        assert set(TONES[country]) == set(plan)
+        assert set(TONES[country]) == set(plan) | {"stutter"}  # stutter: its own test
 
 
 def is_sequence(spec: ToneSpec) -> bool:
@@ -292,6 +292,17 @@ def test_cadence_notation() -> None:
     )
     assert spec.period_ms == 3000 and spec.level_dbm0 == -19 and spec.repeat
     assert ToneSpec.cadence("d", "350+440").segments == (ToneSegment((350.0, 440.0), None),)
+
+
+@pytest.mark.parametrize("country", ["us", "uk", "de", "fr"])
+def test_stutter_dial_tone_is_ten_bursts_then_the_dial_tone(country: str) -> None:
+    spec = TONES[country]["stutter"]
+    dial = TONES[country]["dial"]
+    runs = on_off_runs(render(spec, 3000), spec, 8000)
+    assert [on for on, _, _ in runs] == [True, False] * 10 + [True]
+    assert all(abs(ms - 100) <= 5 for _, ms, _ in runs[:-1])
+    assert abs(runs[-1][1] - 1000) <= 5  # then steady to the end of the render
+    assert spec.frequencies == dial.frequencies and spec.level_dbm0 == dial.level_dbm0
 
 
 def test_stutter_then_steady() -> None:

@@ -427,6 +427,8 @@ def test_voicemail_lights_the_message_waiting_led_in_any_state() -> None:
     phone = Driver()
     assert phone.do(MessagesWaiting(True)) == [SetIndicator("message_waiting", True)]
     assert phone.do(MessagesWaiting(True)) == []  # no change, nothing to do
-    phone.lift()
+    assert PlayTone("stutter") in phone.lift()  # the voicemail reminder
     assert phone.do(MessagesWaiting(False)) == [SetIndicator("message_waiting", False)]
     assert phone.state is S.DIAL_TONE  # the call state is not touched
+    phone.hang_up()
+    assert PlayTone("dial") in phone.lift()
