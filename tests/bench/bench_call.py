@@ -16,6 +16,12 @@ installs it):
    packetise, send).  At the receiver: the deviation of packet arrival
    intervals from 20 ms (PEERS.md gives baresip's p99 as about 3.6 ms here).
 
+3. Call cost, side by side: ``phoneagent run`` (mock hardware: a tone for a
+   microphone, a WAV file for an earpiece) in a call with baresip for
+   ``--call-seconds``; CPU seconds per call-minute (user + system, from
+   /proc/PID/stat, during the call only) and resident memory of each process
+   (PEERS.md: baresip ~1.0 CPU-s per call-minute, ~10.5 MB).
+
 Figures only, no assertions.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import re
 import socket
 import statistics
@@ -109,6 +116,50 @@ def call_setup(calls: int, workdir: Path) -> tuple[list[float], list[float]]:
         return invite_to_200(phone.log_tail(10_000_000)), console
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def call_cost(seconds: float, workdir: Path) -> dict[str, tuple[float, float]]:
+    """(CPU-s per call-minute, RSS MB) of each side of one call of ``seconds``."""
+    account = "<sip:bob@127.0.0.1>;regint=0;answermode=auto"
+    with BaresipPeer(workdir / "baresip", tone_hz=600, account=account) as bob:
+        config = (
+            "[account]\n"
+            'uri = "sip:alice@127.0.0.1"\n'
+            'password = "unused"\n'
+            f'registrar = "sip:127.0.0.1:{bob.sip_port}"\n'
+            "[network]\n"
+            'listen = "127.0.0.1:0"\n'
+            "[media]\n"
+            f'record = "{workdir / "earpiece.wav"}"\n'
+        )
+        with PhoneProcess(workdir / "phone", config) as phone:
+            assert phone.process is not None and bob.process is not None
+            pids = {"phoneagent": phone.process.pid, "baresip": bob.process.pid}
+            phone.command(f"dial {bob.uri}")
+            phone.wait_event("connected", timeout=10)
+            time.sleep(1.0)  # past the set-up
+            before = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+            time.sleep(seconds)
+            after = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+            rss = {name: process_rss_mb(pid) for name, pid in pids.items()}
+            phone.command("hangup")
+            phone.wait_event("ended", timeout=10)
+    return {
+        name: ((after[name] - before[name]) * 60 / seconds, rss[name]) for name in pids
+    }
+
+
 async def audio_path(seconds: float) -> tuple[list[float], list[float], list[float]]:
     loop = asyncio.get_running_loop()
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -172,6 +223,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--call-seconds", type=float, default=30.0)
     arguments = parser.parse_args()
     print(f"python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="bench-call-") as directory:
@@ -182,6 +234,10 @@ def main() -> int:
     print(f"audio: timer lateness against the schedule:  {describe(lateness)}")
     print(f"audio: capture-to-wire (read, encode, send): {describe(capture)}")
     print(f"audio: arrival interval deviation from 20 ms: {describe(deviation)}")
+    with tempfile.TemporaryDirectory(prefix="bench-call-") as directory:
+        cost = call_cost(arguments.call_seconds, Path(directory))
+    for name, (cpu, rss) in cost.items():
+        print(f"call cost, {name:<10}: {cpu:5.2f} CPU-s per call-minute, RSS {rss:5.1f} MB")
     return 0
 
 
