@@ -74,9 +74,8 @@ def instance_id_for(config: Config) -> str:
 class Phone:
     """One account's phone: hardware, state machine, SIP user agent, transports, console."""
 
-    def __init__(self, config: Config, name: str = "phone", *, alsa_audio: bool = False) -> None:
+    def __init__(self, config: Config, *, alsa_audio: bool = False) -> None:
         self.config = config
-        self.name = name
         self.alsa_audio = alsa_audio  # the simulator: mocked keys and hook, a real sound card
         self.loop = asyncio.get_running_loop()
         self.transports: SipTransports | None = None
@@ -86,7 +85,6 @@ class Phone:
         self._timer: asyncio.TimerHandle | None = None
         self._machine_timer: asyncio.TimerHandle | None = None
         self._drain_scheduled = False
-        self._stopped = asyncio.Event()
         self._relocating = False
         self.registration = "unregistered" if config.account.register else "off"
         self.calls: CallControl | None = None
@@ -246,7 +244,6 @@ class Phone:
             self.serial.close()
         if self.transports is not None:
             await self.transports.close()
-        self._stopped.set()
 
     # -- the phone's state machine ------------------------------------------------------------
 

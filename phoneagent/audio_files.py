@@ -6,12 +6,13 @@ earpiece is ``[media] record`` (a WAV file); the simulator and the tests use the
 
 from __future__ import annotations
 
-import math
 import struct
 import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from phoneagent.media.tones import sine
 
 __all__ = ["WavRecorder", "file_source", "silence_source", "source_for", "tone_source"]
 
@@ -19,15 +20,15 @@ AudioSource = Callable[[int], bytes]
 
 
 def tone_source(frequency: float, sample_rate: int = 8000) -> AudioSource:
-    """A phase-continuous sine at about -10 dBm0 for the far end to detect."""
+    """A phase-continuous sine (``media.tones.sine``, about -9 dBm0) for the far end to
+    detect."""
     position = 0
-    step = 2 * math.pi * frequency / sample_rate
 
     def read(samples: int) -> bytes:
         nonlocal position
-        values = [int(8000 * math.sin(step * (position + i))) for i in range(samples)]
+        pcm = sine(frequency, samples, sample_rate, start=position)
         position += samples
-        return struct.pack(f"<{samples}h", *values)
+        return pcm
 
     return read
 

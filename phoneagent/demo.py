@@ -118,7 +118,7 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="phoneagent-demo-") as directory:
         tls = make_tls_files(Path(directory) / "tls")
         say("phoneagent demo: two phones on loopback, SIP over TLS (sips:), SRTP mandatory")
-        bob = Phone(parse_config(_config("bob", bob_microphone, tls)), name="bob")
+        bob = Phone(parse_config(_config("bob", bob_microphone, tls)))
         alice: Phone | None = None
         try:
             await bob.start()
@@ -126,7 +126,7 @@ async def run_demo(
             bob_uri = f"sips:bob@127.0.0.1:{bob.ua.local.port}"
             speed_dial = f'[phone]\nspeed_dials = {{ "2" = "{bob_uri}" }}'
             alice_config = _config("alice", f"tone:{ALICE_TONE}", tls, speed_dial)
-            alice = Phone(parse_config(alice_config), "alice")
+            alice = Phone(parse_config(alice_config))
             await alice.start()
             return await _call(alice, bob, bob_uri, seconds, say)
         finally:

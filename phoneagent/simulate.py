@@ -104,7 +104,7 @@ def _cbreak(fd: int) -> Iterator[None]:
 async def run_simulator(config: Config, *, alsa: bool = False) -> int:
     """``alsa``: the handset's audio on ``[audio]``'s ALSA devices instead of files."""
     config = replace(config, hardware=replace(config.hardware, backend="mock"))
-    phone = Phone(config, name="simulated", alsa_audio=alsa)
+    phone = Phone(config, alsa_audio=alsa)
     loop = asyncio.get_running_loop()
     simulator = Simulator(phone)
     def show(name: str, fields: dict[str, object]) -> None:
