@@ -40,7 +40,8 @@ from phoneagent.history import CallHistory
 from phoneagent.media.tones import tone
 from phoneagent.phone import events as phone_events
 from phoneagent.phone.dialplan import DialPlan
-from phoneagent.phone.machine import PhoneMachine, PhoneSettings
+from phoneagent.phone.machine import PhoneMachine
+from phoneagent.phone.settings import PhoneSettings
 from phoneagent.sip.auth import Credentials
 from phoneagent.sip.errors import RemoteProtocolError
 from phoneagent.sip.transaction import TimerSettings

@@ -255,17 +255,22 @@ def _parse_pattern(text: str) -> Pattern:
         char = text[position]
         if char == "<":
             position = _parse_rewrite(text, position, elements, replacements)
-        elif char == ".":
-            raise DialPlanError(text, position, "'.' must follow a key, 'x' or a [set]")
         else:
-            keys, position = _parse_element(text, position)
-            repeat = position < len(text) and text[position] == "."
-            position += 1 if repeat else 0
+            keys, repeat, position = _parse_item(text, position)
             elements.append(_Element(keys, repeat, len(replacements)))
             replacements.append(None)
     if not elements:
         raise DialPlanError(text, 0, "the pattern matches no key")
     return Pattern(text, tuple(elements), tuple(replacements))
+
+
+def _parse_item(text: str, position: int) -> tuple[frozenset[str], bool, int]:
+    """An element and whether ``.`` repeats it; returns its keys, the flag, the next position."""
+    if text[position] == ".":
+        raise DialPlanError(text, position, "'.' must follow a key, 'x' or a [set]")
+    keys, position = _parse_element(text, position)
+    repeat = position < len(text) and text[position] == "."
+    return keys, repeat, position + (1 if repeat else 0)
 
 
 def _parse_element(text: str, position: int) -> tuple[frozenset[str], int]:
@@ -325,11 +330,7 @@ def _parse_rewrite(
             break
         if char == "<":
             raise DialPlanError(text, position, "rewrites do not nest")
-        if char == ".":
-            raise DialPlanError(text, position, "'.' must follow a key, 'x' or a [set]")
-        keys, position = _parse_element(text, position)
-        repeat = position < len(text) and text[position] == "."
-        position += 1 if repeat else 0
+        keys, repeat, position = _parse_item(text, position)
         from_elements.append(_Element(keys, repeat, part))
     position += 1  # the ':'
     to_start = position
@@ -383,7 +384,7 @@ def call_target(dialled: str, plan: DialPlan, speed_dials: Mapping[str, str]) ->
         if not plan.accepts(dialled):
             return None
         target = dialled
-    return target if is_uri(target) else plan.rewrite(target)
+    return _resolve(target, plan)
 
 
 def _continues_local_code(digits: str, speed_dials: Mapping[str, str]) -> bool:
@@ -420,5 +421,9 @@ def remote_target(target: str, plan: DialPlan, speed_dials: Mapping[str, str]) -
     """What to call for a target given by remote control (console ``dial``): a speed-dial
     key's target, digits rewritten by the plan, a URI as it is.  The plan does not
     refuse anything here: whoever types a whole number at the console means it."""
-    target = speed_dials.get(target, target)
+    return _resolve(speed_dials.get(target, target), plan)
+
+
+def _resolve(target: str, plan: DialPlan) -> str:
+    """Digits are rewritten by the plan; a URI is called as it is."""
     return target if is_uri(target) else plan.rewrite(target)

@@ -21,23 +21,16 @@ the stack commands each implies; the state machine decides when they happen.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from phoneagent.phone.events import AnswerCall, HangUpCall, HoldCall, PhoneCommand, ResumeCall
 from phoneagent.sip.errors import LocalProtocolError
 
-__all__ = ["Call", "Calls", "Direction"]
-
-
-class Direction(Enum):
-    INCOMING = "incoming"
-    OUTGOING = "outgoing"
+__all__ = ["Call", "Calls"]
 
 
 @dataclass(slots=True)
 class Call:
     line: int
-    direction: Direction
     answered: bool = False
     recall: bool = False  # a held call ringing us back after the handset went down
 

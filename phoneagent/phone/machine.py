@@ -100,7 +100,7 @@ from phoneagent.phone.events import (
     SetRinger,
     StateChanged,
 )
-from phoneagent.phone.lines import Call, Calls, Direction
+from phoneagent.phone.lines import Call, Calls
 from phoneagent.phone.settings import PhoneSettings
 from phoneagent.sip.errors import LocalProtocolError
 
@@ -109,7 +109,6 @@ __all__ = [
     "KEYS",
     "TRANSITIONS",
     "PhoneMachine",
-    "PhoneSettings",
     "PhoneState",
 ]
 
@@ -168,13 +167,12 @@ class PhoneMachine:
         self._digits = ""
         self._hook_off = False
         self._dnd = settings.do_not_disturb
-        self._registered = False
-        self._messages_waiting = False
+        #: What each LED shows now: commands go out only on a change.
+        self._indicators: dict[str, bool] = {"registered": False, "message_waiting": False}
         self._tone: str | None = None
         self._audio_line: int | None = None
         self._ringer_on = False
         self._ring_step = 0
-        self._in_call_lit = False
 
     # ------------------------------------------------------------------ public view
 
@@ -211,7 +209,7 @@ class PhoneMachine:
 
     @property
     def registered(self) -> bool:
-        return self._registered
+        return self._indicators["registered"]
 
     @property
     def digits(self) -> str:
@@ -242,17 +240,13 @@ class PhoneMachine:
         elif isinstance(event, KeyPress) and event.key not in KEYS:
             raise LocalProtocolError(f"phone: {event.key!r} is not a key (0-9, *, #, A-D)")
         elif isinstance(event, RegistrationChanged):
-            if event.registered != self._registered:
-                self._registered = event.registered
-                self._commands.append(SetIndicator("registered", event.registered))
+            self._indicate("registered", event.registered)
             return
         elif isinstance(event, SetDoNotDisturb):
             self._set_dnd(event.on)
             return
         elif isinstance(event, MessagesWaiting):
-            if event.waiting != self._messages_waiting:
-                self._messages_waiting = event.waiting
-                self._commands.append(SetIndicator("message_waiting", event.waiting))
+            self._indicate("message_waiting", event.waiting)
             return
         elif kind not in _INPUT_TYPES:
             raise LocalProtocolError(f"phone: unknown input {event!r}")
@@ -334,10 +328,12 @@ class PhoneMachine:
         self._commands.append(DoNotDisturbChanged(on))
 
     def _sync_in_call(self) -> None:
-        lit = self._calls.any_answered()
-        if lit != self._in_call_lit:
-            self._in_call_lit = lit
-            self._commands.append(SetIndicator("in_call", lit))
+        self._indicate("in_call", self._calls.any_answered())
+
+    def _indicate(self, name: str, on: bool) -> None:
+        if self._indicators.get(name, False) != on:
+            self._indicators[name] = on
+            self._commands.append(SetIndicator(name, on))
 
     def _fire(self, timer: _Timer, at: float) -> None:
         if timer is _Timer.DIGIT:
@@ -375,7 +371,7 @@ class PhoneMachine:
         self._set_state(PhoneState.DIAL_TONE)
         self._digits = ""
         # Stutter dial tone is the desk phone's voicemail reminder (Telcordia GR-506).
-        self._play("stutter" if self._messages_waiting else "dial")
+        self._play("stutter" if self._indicators["message_waiting"] else "dial")
         self._connect(None)
         self._arm(_Timer.DIGIT, self._now + self.settings.first_digit_timeout)
 
@@ -478,7 +474,7 @@ class PhoneMachine:
 
     def _place_call(self, target: str) -> None:
         line = self._calls.new_line(for_adapter=False)
-        self._calls.active = Call(line, Direction.OUTGOING)
+        self._calls.active = Call(line)
         self._set_state(PhoneState.CALLING)
         self._play(None)
         self._connect(None)
@@ -555,7 +551,7 @@ class PhoneMachine:
             self._reject(event, _REJECT_DND)
             return
         log.info("phone: incoming call from %s on line %d", event.caller, event.line)
-        self._calls.active = Call(event.line, Direction.INCOMING)
+        self._calls.active = Call(event.line)
         self._enter_ringing()
         if self.settings.auto_answer:
             self._arm(_Timer.AUTO_ANSWER, self._now + self.settings.auto_answer_delay)
@@ -572,7 +568,7 @@ class PhoneMachine:
             self._reject(event, _REJECT_BUSY)
         else:
             log.info("phone: call from %s waits on line %d", event.caller, event.line)
-            calls.waiting = Call(event.line, Direction.INCOMING)
+            calls.waiting = Call(event.line)
             self._play("call_waiting")
 
     def _reject_busy(self, event: IncomingCall) -> None:

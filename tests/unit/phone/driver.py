@@ -16,7 +16,8 @@ from phoneagent.phone.events import (
     PlaceCall,
     StateChanged,
 )
-from phoneagent.phone.machine import PhoneMachine, PhoneSettings, PhoneState
+from phoneagent.phone.machine import PhoneMachine, PhoneState
+from phoneagent.phone.settings import PhoneSettings
 
 START = 1000.0
 #: The dial plan of the examples: emergency, extensions, NANP with +1, German national

@@ -34,9 +34,9 @@ from phoneagent.phone.machine import (
     ENDED_TONES,
     TRANSITIONS,
     PhoneMachine,
-    PhoneSettings,
     PhoneState,
 )
+from phoneagent.phone.settings import PhoneSettings
 from phoneagent.sip.errors import LocalProtocolError
 
 from .driver import PLAN, Driver, S, changed, connected_call

@@ -37,7 +37,8 @@ from phoneagent.phone.events import (
     SetRinger,
     StateChanged,
 )
-from phoneagent.phone.machine import PhoneMachine, PhoneSettings, PhoneState
+from phoneagent.phone.machine import PhoneMachine, PhoneState
+from phoneagent.phone.settings import PhoneSettings
 
 S = PhoneState
 HOOK_OFF_STATES = {S.DIAL_TONE, S.DIALING, S.ENDED, S.HOWLER, S.LOCKOUT, S.ON_HOLD}
