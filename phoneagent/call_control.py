@@ -34,6 +34,7 @@ from phoneagent.media.srtp_keys import SrtpPolicy
 from phoneagent.phone import events as phone
 from phoneagent.sdp.dtls import (
     DTLS_PROTOS,
+    DtlsRole,
     Fingerprint,
     SetupRole,
     with_dtls_answer,
@@ -445,7 +446,7 @@ class CallControl:
         """The far end's answer to our offer: start the media (or DTLS); False if unusable
         (then the call is hung up)."""
         assert active.offer is not None
-        dtls: tuple[str, tuple[Fingerprint, ...]] | None = None
+        dtls: tuple[DtlsRole, tuple[Fingerprint, ...]] | None = None
         try:
             answer = SessionDescription.parse(sdp)
             negotiated = process_answer(active.offer, answer)
@@ -583,7 +584,7 @@ class CallControl:
     def _start_dtls(
         self,
         active: ActiveCall,
-        role: str,
+        role: DtlsRole,
         fingerprints: tuple[Fingerprint, ...],
         negotiated: NegotiatedMedia,
     ) -> None:
@@ -595,7 +596,7 @@ class CallControl:
         rtcp_port = negotiated.remote_rtcp_port or negotiated.remote_port + 1
         active.dtls = DtlsCallMedia(
             self.loop,
-            "active" if role == "active" else "passive",
+            role,
             self.security.dtls_certificate,
             remote_fingerprints=fingerprints,
             send={"rtp": ports.send_rtp, "rtcp": ports.send_rtcp},

@@ -17,6 +17,7 @@ from phoneagent.config import AccountConfig, MediaConfig
 from phoneagent.media.dtls_srtp import DtlsCertificate, make_certificate
 from phoneagent.media.srtp_keys import SrtpPolicy, SrtpPolicyError
 from phoneagent.sdp.dtls import (
+    DtlsRole,
     Fingerprint,
     SetupRole,
     answer_setup,
@@ -123,7 +124,7 @@ class MediaSecurity:
         offer: SessionDescription,
         answer: SessionDescription,
         negotiated: NegotiatedMedia,
-    ) -> tuple[SessionDescription, str, tuple[Fingerprint, ...]]:
+    ) -> tuple[SessionDescription, DtlsRole, tuple[Fingerprint, ...]]:
         """Our answer to a DTLS-SRTP offer: ``a=setup`` (active, RFC 5763 §5) and our
         fingerprint; our role and the fingerprints the far end's certificate must match."""
         if self.mode in ("off", "refuse"):
@@ -138,7 +139,7 @@ class MediaSecurity:
 
     def dtls_of_answer(
         self, answer: SessionDescription, negotiated: NegotiatedMedia
-    ) -> tuple[str, tuple[Fingerprint, ...]]:
+    ) -> tuple[DtlsRole, tuple[Fingerprint, ...]]:
         """Our role and the far end's fingerprints from its answer to our DTLS offer."""
         params = remote_dtls_parameters(answer, answer.media[negotiated.media_index])
         if params is None:

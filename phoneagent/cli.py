@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from phoneagent import __version__, history
-from phoneagent.config import Config, ConfigError, load_config
+from phoneagent.config import LOG_LEVELS, Config, ConfigError, load_config
 
 DEFAULT_CONFIG = Path("/etc/phoneagent/phoneagent.toml")
 EXIT_CONFIG_ERROR = 2
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", "run the phone until SIGTERM")
     run.add_argument(
         "--log-level",
-        choices=["debug", "info", "warning", "error"],
+        choices=LOG_LEVELS,
         help="override [log] level",
     )
     run.add_argument(
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("check-config", "validate the config file and exit")
     simulate = add("simulate", "one phone on mocked hardware, driven from the terminal")
-    simulate.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    simulate.add_argument("--log-level", choices=LOG_LEVELS)
     simulate.add_argument(
         "--alsa", action="store_true", help="handset audio on [audio]'s ALSA devices, not files"
     )

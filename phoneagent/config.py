@@ -95,6 +95,7 @@ from phoneagent.config_schema import (
     wrong_type,
 )
 from phoneagent.hal.profiles import load_profile
+from phoneagent.media.srtp_keys import DTLS_SRTP_PROFILES
 from phoneagent.media.tones import COUNTRIES
 from phoneagent.phone.dialplan import DialPlan, DialPlanError
 from phoneagent.sip import RemoteProtocolError, SipUri, TelUri, parse_uri
@@ -123,6 +124,7 @@ logger = logging.getLogger(__name__)
 Transport = Literal["udp", "tcp", "tls"]
 Backend = Literal["pi", "mock"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+LOG_LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,9 +465,7 @@ def _check_timers(values: dict[str, Any]) -> None:
 
 
 #: The suites DTLS-SRTP has profiles for (RFC 5764 §4.1.2, RFC 7714 §14.2).
-DTLS_SUITES = frozenset(
-    {"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM"}
-)
+DTLS_SUITES = frozenset(DTLS_SRTP_PROFILES.values())
 SRTP_SUITES = (
     "AES_CM_128_HMAC_SHA1_80",
     "AES_CM_128_HMAC_SHA1_32",
@@ -594,7 +594,7 @@ SECTIONS: tuple[Section, ...] = (
         "log",
         LogConfig,
         (
-            Setting("level", Text(choices=("debug", "info", "warning", "error")), default="info"),
+            Setting("level", Text(choices=LOG_LEVELS), default="info"),
             Setting("sip_trace", Boolean(), default=False),
         ),
     ),

@@ -24,7 +24,7 @@ from phoneagent.media.dtls_srtp import (
     DtlsFailed,
     DtlsSrtpEndpoint,
 )
-from phoneagent.sdp.dtls import Fingerprint
+from phoneagent.sdp.dtls import DtlsRole, Fingerprint
 from phoneagent.sdp.sdes import SrtpKeys
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class DtlsCallMedia:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        role: Literal["active", "passive"],
+        role: DtlsRole,
         certificate: DtlsCertificate,
         *,
         remote_fingerprints: Sequence[Fingerprint],
@@ -62,7 +62,7 @@ class DtlsCallMedia:
                 role,
                 certificate.certificate,
                 certificate.private_key,
-                [tuple(fingerprint) for fingerprint in remote_fingerprints],  # type: ignore[misc]
+                remote_fingerprints,
                 suites=suites,
             )
             for component in components

@@ -57,7 +57,6 @@ class Simulator:
         self._next_key_at = 0.0
         self.done = asyncio.Event()
         self.off_hook = False
-        self.dnd = phone.config.phone.do_not_disturb
 
     @property
     def hardware(self) -> MockHardware:
@@ -76,8 +75,9 @@ class Simulator:
         elif char == "f":
             self.hardware.flash()
         elif char == "d":
-            self.dnd = not self.dnd
-            self.phone.feed(phone_events.SetDoNotDisturb(self.dnd))
+            # The machine's own setting: *78/*79 at the keypad change it too.
+            dnd = not self.phone.machine.do_not_disturb
+            self.phone.feed(phone_events.SetDoNotDisturb(dnd))
         elif char.upper() in KEYS:
             now = self.loop.time()
             at = max(now, self._next_key_at)

@@ -77,7 +77,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 
-from phoneagent.media.srtp_keys import SrtpPolicy, suite_by_name
+from phoneagent.media.srtp_keys import DTLS_SRTP_PROFILES, SrtpPolicy, suite_by_name
 from phoneagent.sdp.dtls import DtlsRole, Fingerprint
 from phoneagent.sdp.sdes import SrtpKeys
 from phoneagent.sip.errors import LocalProtocolError
@@ -105,17 +105,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: DTLS-SRTP protection profiles (OpenSSL's names for RFC 5764 §4.1.2 and RFC 7714 §14.2)
-#: and the SRTP suites of ``srtp_keys.SUITES`` they mean.  The ``_32`` profile keeps an
-#: 80-bit SRTCP tag (RFC 5764 §4.1.2), as our suite of that name does.
-PROFILES: Mapping[str, str] = MappingProxyType(
-    {
-        "SRTP_AES128_CM_SHA1_80": "AES_CM_128_HMAC_SHA1_80",
-        "SRTP_AES128_CM_SHA1_32": "AES_CM_128_HMAC_SHA1_32",
-        "SRTP_AEAD_AES_128_GCM": "AEAD_AES_128_GCM",
-        "SRTP_AEAD_AES_256_GCM": "AEAD_AES_256_GCM",
-    }
-)
+#: The protection profiles, from the suite registry (which needs no OpenSSL to be read).
+PROFILES = DTLS_SRTP_PROFILES
+
 _PROFILE_OF_SUITE = {suite: profile for profile, suite in PROFILES.items()}
 
 #: Our preference: RFC 5764's mandatory profile first (every peer has it), then GCM.

@@ -130,7 +130,6 @@ class MediaSession:
         self._frames_sent = 0
         self._learnt_remote = False
         self._events: list[DtmfDigitReceived] = []
-        self.can_send = negotiated.direction.value in ("sendrecv", "sendonly")
         self.dropped = 0
 
     # -- outgoing --------------------------------------------------------------------------
@@ -304,12 +303,16 @@ class MediaSession:
         for digit in digits:
             self.dtmf_sender.press(digit, now)
 
+    @property
+    def can_send(self) -> bool:
+        """Whether the offer/answer lets us send (RFC 3264 §6.1: sendrecv or sendonly)."""
+        return self.negotiated.can_send
+
     def update(self, negotiated: NegotiatedMedia) -> None:
         """A re-negotiation (re-INVITE/UPDATE): new remote address unless RTP already told us."""
         self.negotiated = negotiated
         if not self._learnt_remote:
             self.remote = (negotiated.remote_address, negotiated.remote_port)
-        self.can_send = negotiated.direction.value in ("sendrecv", "sendonly")
 
     # -- incoming --------------------------------------------------------------------------
 

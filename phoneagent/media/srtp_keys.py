@@ -65,6 +65,7 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 __all__ = [
+    "DTLS_SRTP_PROFILES",
     "SUITES",
     "SessionKeys",
     "SrtpCipher",
@@ -147,6 +148,18 @@ SUITES: Mapping[str, SrtpSuite] = MappingProxyType(
             _gcm("AEAD_AES_128_GCM", 16),
             _gcm("AEAD_AES_256_GCM", 32),
         )
+    }
+)
+
+#: DTLS-SRTP protection profiles (OpenSSL's names for RFC 5764 §4.1.2 and RFC 7714 §14.2)
+#: and the SRTP suites of ``srtp_keys.SUITES`` they mean.  The ``_32`` profile keeps an
+#: 80-bit SRTCP tag (RFC 5764 §4.1.2), as our suite of that name does.
+DTLS_SRTP_PROFILES: Mapping[str, str] = MappingProxyType(
+    {
+        "SRTP_AES128_CM_SHA1_80": "AES_CM_128_HMAC_SHA1_80",
+        "SRTP_AES128_CM_SHA1_32": "AES_CM_128_HMAC_SHA1_32",
+        "SRTP_AEAD_AES_128_GCM": "AEAD_AES_128_GCM",
+        "SRTP_AEAD_AES_256_GCM": "AEAD_AES_256_GCM",
     }
 )
 
