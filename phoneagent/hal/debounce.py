@@ -42,6 +42,7 @@ class ContactDebouncer:
         self._raw_since = scheduler.time()
         self._level = initial
         self._timer: TimerHandle | None = None
+        self._closed = False
 
     @property
     def level(self) -> bool:
@@ -64,8 +65,9 @@ class ContactDebouncer:
         return self._timer is not None
 
     def set(self, level: bool) -> None:
-        """The contact reads ``level`` now; repeated levels are harmless."""
-        if level == self._raw:
+        """The contact reads ``level`` now; repeated levels are harmless, and after
+        :meth:`close` every level is."""
+        if level == self._raw or self._closed:
             return
         self._raw = level
         self._raw_since = self._scheduler.time()
@@ -76,6 +78,11 @@ class ContactDebouncer:
             self._confirm()
         else:
             self._timer = self._scheduler.call_later(self.debounce, self._confirm)
+
+    def close(self) -> None:
+        """Forget a pending change and ignore the contact from now on."""
+        self._closed = True
+        self.cancel()
 
     def cancel(self) -> None:
         """Forget a change waiting for confirmation (the level stays as it is)."""

@@ -25,6 +25,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from phoneagent.hal.hook import DEFAULT_FLASH_MAX_MS, DEFAULT_FLASH_MIN_MS
 from phoneagent.hal.interfaces import (
     AudioDevice,
     HardwareListener,
@@ -46,8 +47,8 @@ class HardwareSettings:
 
     backend: str = "mock"
     profile: str = "pi-desk-4x3"  # a shipped profile's name, or a path to a .toml file
-    flash_min_ms: int = 80
-    flash_max_ms: int = 600
+    flash_min_ms: int = DEFAULT_FLASH_MIN_MS
+    flash_max_ms: int = DEFAULT_FLASH_MAX_MS
     capture_device: str = "default"  # ALSA PCM names, e.g. "plughw:CARD=Device"
     playback_device: str = "default"
     ring_device: str = ""  # an ALSA device to play the ring tone on, instead of a ringer pin

@@ -40,6 +40,7 @@ from phoneagent.hal.interfaces import (
     Scheduler,
     ThreadsafeCaller,
     TimerHandle,
+    check_indicator,
 )
 from phoneagent.hal.keypad_scan import KeypadScanner, Position, debounce_scans
 from phoneagent.hal.profiles import (
@@ -303,8 +304,7 @@ class GpioIndicators:
         self, leds: Mapping[str, OutputPin], *, pin_factory: Factory | None = None
     ) -> None:
         for name in leds:
-            if name not in INDICATOR_NAMES:
-                raise ValueError(f"unknown indicator {name!r}; known: {', '.join(INDICATOR_NAMES)}")
+            check_indicator(name)
         self._states = dict.fromkeys(INDICATOR_NAMES, False)
         self._devices: dict[str, DigitalOutputDevice] = {}
         try:
@@ -318,8 +318,7 @@ class GpioIndicators:
             raise
 
     def set(self, name: str, on: bool) -> None:
-        if name not in self._states:
-            raise ValueError(f"unknown indicator {name!r}; known: {', '.join(INDICATOR_NAMES)}")
+        check_indicator(name)
         self._states[name] = on
         device = self._devices.get(name)
         if device is None:
@@ -330,8 +329,7 @@ class GpioIndicators:
             device.off()
 
     def state(self, name: str) -> bool:
-        if name not in self._states:
-            raise ValueError(f"unknown indicator {name!r}; known: {', '.join(INDICATOR_NAMES)}")
+        check_indicator(name)
         return self._states[name]
 
     def close(self) -> None:

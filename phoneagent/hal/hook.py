@@ -82,27 +82,19 @@ class HookDetector:
         self._reported = initial_off_hook  # what the listener was told (off_hook property)
         self._went_on_hook_at: float | None = None  # start of a possible flash
         self._flash_timer: TimerHandle | None = None
-        self._closed = False
 
     @property
     def off_hook(self) -> bool:
         """The state the listener was last told (starts as ``initial_off_hook``)."""
         return self._reported
 
-    @property
-    def contact_off_hook(self) -> bool:
-        """The raw contact level, before debouncing (for diagnostics)."""
-        return self._contact.raw
-
     def contact(self, off_hook: bool) -> None:
         """The contact now reads ``off_hook``; repeated levels are harmless."""
-        if not self._closed:
-            self._contact.set(off_hook)
+        self._contact.set(off_hook)
 
     def close(self) -> None:
         """Cancel the timers; later contact changes are ignored."""
-        self._closed = True
-        self._contact.cancel()
+        self._contact.close()
         self._cancel_flash()
 
     # ------------------------------------------------------------------ internals

@@ -35,12 +35,19 @@ __all__ = [
     "Scheduler",
     "ThreadsafeCaller",
     "TimerHandle",
+    "check_indicator",
 ]
 
 #: The keys a keypad may report: the twelve of a telephone keypad and the four DTMF extras.
 KEYS = frozenset("0123456789*#ABCD")
 #: The indicators (LEDs) a board may have; a board without one ignores it.
 INDICATOR_NAMES = ("registered", "in_call", "message_waiting")
+
+
+def check_indicator(name: str) -> None:
+    """``ValueError`` unless ``name`` is one of :data:`INDICATOR_NAMES`."""
+    if name not in INDICATOR_NAMES:
+        raise ValueError(f"unknown indicator {name!r}; known: {', '.join(INDICATOR_NAMES)}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,8 +150,3 @@ class KeypadScanner:
             row, column = position
             events.append(KeyPressed(at=now, key=self.keymap[row][column]))
         return events
-
-    def reset(self) -> None:
-        """Forget all keys (after the device was re-opened)."""
-        self._down.clear()
-        self._pending.clear()

@@ -33,13 +33,19 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 
 from phoneagent.hal.factory import Hardware
-from phoneagent.hal.hook import DEFAULT_FLASH_MAX_MS, DEFAULT_FLASH_MIN_MS, HookDetector
+from phoneagent.hal.hook import (
+    DEFAULT_DEBOUNCE_MS,
+    DEFAULT_FLASH_MAX_MS,
+    DEFAULT_FLASH_MIN_MS,
+    HookDetector,
+)
 from phoneagent.hal.interfaces import (
     INDICATOR_NAMES,
     AudioStatistics,
     HardwareListener,
     Scheduler,
     TimerHandle,
+    check_indicator,
 )
 from phoneagent.hal.keypad_scan import KeypadScanner, Position, debounce_scans
 from phoneagent.hal.profiles import BoardProfile, RotaryProfile, load_profile
@@ -161,7 +167,7 @@ class MockHookSwitch:
         scheduler: Scheduler,
         listener: HardwareListener,
         *,
-        debounce_ms: int = 20,
+        debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         flash_min_ms: int = DEFAULT_FLASH_MIN_MS,
         flash_max_ms: int = DEFAULT_FLASH_MAX_MS,
     ) -> None:
@@ -282,7 +288,7 @@ class MockIndicators:
         self.on_change = on_change
         self.fitted = frozenset(fitted)
         for name in self.fitted:
-            self._check(name)
+            check_indicator(name)
         self.states: dict[str, bool] = dict.fromkeys(INDICATOR_NAMES, False)
 
     def lit(self, name: str) -> bool | None:
@@ -290,23 +296,18 @@ class MockIndicators:
         return self.state(name) if name in self.fitted else None
 
     def set(self, name: str, on: bool) -> None:
-        self._check(name)
+        check_indicator(name)
         if self.states[name] != on:
             self.states[name] = on
             if self.on_change is not None and name in self.fitted:
                 self.on_change(name, on)
 
     def state(self, name: str) -> bool:
-        self._check(name)
+        check_indicator(name)
         return self.states[name]
 
     def close(self) -> None:
         return None  # nothing to release
-
-    @staticmethod
-    def _check(name: str) -> None:
-        if name not in INDICATOR_NAMES:
-            raise ValueError(f"unknown indicator {name!r}; known: {', '.join(INDICATOR_NAMES)}")
 
 
 class MockAudio:

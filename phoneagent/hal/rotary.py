@@ -79,7 +79,6 @@ class RotaryDecoder:
         self._first_break: float | None = None
         self._last_break: float | None = None
         self._timer: TimerHandle | None = None
-        self._closed = False
 
     @property
     def dialling(self) -> bool:
@@ -88,19 +87,16 @@ class RotaryDecoder:
 
     def pulse_contact(self, opened: bool) -> None:
         """The pulse contact now reads open (``True``, a break) or closed."""
-        if not self._closed:
-            self._pulse.set(opened)
+        self._pulse.set(opened)
 
     def off_normal(self, active: bool) -> None:
         """The off-normal contact now reads active (dial away from rest) or not."""
-        if not self._closed:
-            self._off_normal.set(active)
+        self._off_normal.set(active)
 
     def close(self) -> None:
         """Cancel the timers and drop a digit in progress."""
-        self._closed = True
-        self._pulse.cancel()
-        self._off_normal.cancel()
+        self._pulse.close()
+        self._off_normal.close()
         self._cancel_timer()
 
     # ------------------------------------------------------------------ internals

@@ -39,7 +39,7 @@ from phoneagent.hal.interfaces import (
     KeyPressed,
     Ringer,
 )
-from phoneagent.hal.mock import MockHardware, MockKeypad
+from phoneagent.hal.mock import PULSE_BREAK_S, PULSE_MAKE_S, MockHardware, MockKeypad
 from phoneagent.hal.profiles import BoardProfile, load_profile
 
 from .fake_clock import FakeClock
@@ -181,11 +181,13 @@ class PiRig(Rig):
         if rotary.off_normal_pin is not None:
             off_normal = self.factory.pin(rotary.off_normal_pin)
             self._drive(off_normal, high=rotary.off_normal_level == "high")
-            at = 0.04
+            at = PULSE_MAKE_S  # the dial travels before the first pulse, as the mock's does
         for _ in range(int(digit) or 10):
             self.clock.call_later(at, lambda: self._drive(pulse, high=open_high))
-            self.clock.call_later(at + 0.06, lambda: self._drive(pulse, high=not open_high))
-            at += 0.1
+            self.clock.call_later(
+                at + PULSE_BREAK_S, lambda: self._drive(pulse, high=not open_high)
+            )
+            at += PULSE_BREAK_S + PULSE_MAKE_S
         if rotary.off_normal_pin is not None:
             level = rotary.off_normal_level != "high"
             self.clock.call_later(at, lambda: self._drive(off_normal, high=level))
