@@ -593,7 +593,6 @@ class CallControl:
         ports = active.ports
         active.dtls_setup = SetupRole.ACTIVE if role == "active" else SetupRole.PASSIVE
         active.connected_at = self.loop.time()
-        rtcp_port = negotiated.remote_rtcp_port or negotiated.remote_port + 1
         active.dtls = DtlsCallMedia(
             self.loop,
             role,
@@ -602,7 +601,7 @@ class CallControl:
             send={"rtp": ports.send_rtp, "rtcp": ports.send_rtcp},
             peers={
                 "rtp": (negotiated.remote_address, negotiated.remote_port),
-                "rtcp": (negotiated.remote_rtcp_address, rtcp_port),
+                "rtcp": negotiated.remote_rtcp,
             },
             # RFC 5764 §4.1: with rtcp-mux one association keys RTP and RTCP alike.
             components=("rtp",) if negotiated.rtcp_mux else ("rtp", "rtcp"),

@@ -118,10 +118,7 @@ class MediaSession:
         self.dtmf_sender = DtmfSender(event_type) if event_type is not None else None
         self.dtmf_receiver = DtmfReceiver(self.clock_rate)
         self.jitter = JitterBuffer(self.clock_rate, self.frame_samples)
-        self.rtcp_remote: Address = (
-            negotiated.remote_rtcp_address,
-            negotiated.remote_rtcp_port or negotiated.remote_port + 1,
-        )
+        self.rtcp_remote: Address = negotiated.remote_rtcp
         self.rtcp = RtcpScheduler(now, rng)
         self.statistics = CallStatistics()
         self._sent_since_report = False

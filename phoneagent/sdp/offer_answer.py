@@ -164,6 +164,11 @@ class NegotiatedMedia:
         return self.codec.clock_rate
 
     @property
+    def remote_rtcp(self) -> tuple[str, int]:
+        """Where our RTCP goes: ``a=rtcp``, the RTP port with rtcp-mux, else RTP port + 1."""
+        return (self.remote_rtcp_address, self.remote_rtcp_port or self.remote_port + 1)
+
+    @property
     def can_send(self) -> bool:
         return self.direction.sends
 
