@@ -1,11 +1,12 @@
-"""What the transaction machines share: timers as deadlines (DESIGN.md principle 2) and
-the transition-table lookup (principle 3)."""
+"""What the transaction machines share: timers as deadlines (DESIGN.md principle 2), the
+transition-table lookup (principle 3), and the base class that keeps both for a machine."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from phoneagent.sip.errors import LocalProtocolError
 
@@ -48,3 +49,53 @@ def next_state(
     if new is None:
         raise LocalProtocolError(f"{label}: {event.value} is not allowed in state {state.value}")
     return new
+
+
+class TransactionMachine(Generic[State, Event]):
+    """A transaction's state, its timers as deadlines and its table of transitions.
+
+    Subclasses (RFC 3261 §17.1 client, §17.2 server) set ``state``, ``_transitions``,
+    ``_deadlines`` and ``_label`` and say what a timer does (``_fire``), which states
+    end the earlier states' timers (``_clears_timers``) and when the machine is done
+    (``_alive``).
+    """
+
+    state: State
+    _transitions: Mapping[tuple[State, Event], State]
+    _deadlines: dict[Event, float]
+    _label: str
+    _logger: logging.Logger
+
+    def _fire(self, timer: Event, now: float) -> bool:
+        raise NotImplementedError
+
+    def _clears_timers(self, new: State) -> bool:
+        raise NotImplementedError
+
+    def _alive(self) -> bool:
+        raise NotImplementedError
+
+    def next_deadline(self) -> float | None:
+        return min(self._deadlines.values(), default=None)
+
+    def _fire_due(self, now: float) -> bool:
+        return fire_due(self._deadlines, now, self._fire, self._alive)
+
+    def _wait(self, timer: Event, duration: float, now: float) -> None:
+        """Arm a wait timer; one of zero length (reliable transports) fires at once."""
+        if duration <= 0:
+            self._fire(timer, now)
+        else:
+            self._deadlines[timer] = now + duration
+
+    def _transition(self, event: Event) -> None:
+        self._set_state(next_state(self._transitions, self.state, event, self._label))
+
+    def _set_state(self, new: State) -> None:
+        old = self.state
+        if new is old:
+            return
+        self.state = new
+        if self._clears_timers(new):
+            self._deadlines.clear()  # the timers of the earlier states no longer apply
+        self._logger.debug("%s: %s -> %s", self._label, old.value, new.value)

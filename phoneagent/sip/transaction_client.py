@@ -47,7 +47,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from phoneagent.sip.deadlines import fire_due, next_state
+from phoneagent.sip.deadlines import TransactionMachine
 from phoneagent.sip.errors import LocalProtocolError
 from phoneagent.sip.grammar import split_list
 from phoneagent.sip.headers import Headers, header_key
@@ -141,7 +141,7 @@ def classify_response(status_code: int) -> ClientInput:
     return ClientInput.FAILURE
 
 
-class ClientTransaction:
+class ClientTransaction(TransactionMachine[ClientState, ClientInput]):
     """One client transaction; see the module docstring.  Driven by ``TransactionLayer``.
 
     ``request`` is the request as sent (its top Via rewritten when §18.1.1 changed
@@ -167,6 +167,7 @@ class ClientTransaction:
         self.is_invite = request.method == "INVITE"
         self.ack: Request | None = None  # the ACK for a 300-699, once sent
         self._outbox = outbox
+        self._logger = logger
         self._transitions = (
             INVITE_CLIENT_TRANSITIONS if self.is_invite else NON_INVITE_CLIENT_TRANSITIONS
         )
@@ -227,14 +228,9 @@ class ClientTransaction:
         self._transition(ClientInput.TRANSPORT_ERROR)
         return tell_tu
 
-    def next_deadline(self) -> float | None:
-        return min(self._deadlines.values(), default=None)
-
     def handle_timer(self, now: float) -> bool:
         """Fire every timer due at ``now``; True when timer B or F gave up on the request."""
-        return fire_due(
-            self._deadlines, now, self._fire, lambda: self.state is not ClientState.TERMINATED
-        )
+        return self._fire_due(now)
 
     # -- actions -------------------------------------------------------------
 
@@ -278,27 +274,14 @@ class ClientTransaction:
             self._deadlines[timer] = now + self._interval
         return timer in (ClientInput.TIMER_B, ClientInput.TIMER_F)
 
-    def _wait(self, timer: ClientInput, duration: float, now: float) -> None:
-        """Arm a wait timer; one of zero length (reliable transports) fires at once."""
-        if duration <= 0:
-            self._fire(timer, now)
-        else:
-            self._deadlines[timer] = now + duration
-
     def _send(self, message: Request) -> None:
         self._outbox.append(Outgoing(message, self.destination))
 
-    def _transition(self, event: ClientInput) -> None:
-        self._set_state(next_state(self._transitions, self.state, event, self._label))
+    def _clears_timers(self, new: ClientState) -> bool:
+        return new in (ClientState.COMPLETED, ClientState.ACCEPTED, ClientState.TERMINATED)
 
-    def _set_state(self, new: ClientState) -> None:
-        old = self.state
-        if new is old:
-            return
-        self.state = new
-        if new in (ClientState.COMPLETED, ClientState.ACCEPTED, ClientState.TERMINATED):
-            self._deadlines.clear()  # the timers of the earlier states no longer apply
-        logger.debug("%s: %s -> %s", self._label, old.value, new.value)
+    def _alive(self) -> bool:
+        return self.state is not ClientState.TERMINATED
 
 
 # -- requests the transaction layer builds itself -------------------------------------------

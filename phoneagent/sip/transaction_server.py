@@ -46,7 +46,7 @@ import logging
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from phoneagent.sip.deadlines import fire_due, next_state
+from phoneagent.sip.deadlines import TransactionMachine
 from phoneagent.sip.message import Request, Response
 from phoneagent.sip.responses import make_response
 from phoneagent.sip.transport import Outgoing, Peer
@@ -137,7 +137,7 @@ def classify_response(status_code: int) -> ServerInput:
     return ServerInput.FAILURE
 
 
-class ServerTransaction:
+class ServerTransaction(TransactionMachine[ServerState, ServerInput]):
     """One server transaction; see the module docstring.  Driven by ``TransactionLayer``.
 
     ``destination`` is where responses go (§18.2.2, chosen by the layer); messages
@@ -161,6 +161,7 @@ class ServerTransaction:
         self.last_response: Response | None = None
         self.final_to_tag: str | None = None  # the To tag of our final response (for ACKs)
         self._outbox = outbox
+        self._logger = logger
         self._transitions = (
             INVITE_SERVER_TRANSITIONS if self.is_invite else NON_INVITE_SERVER_TRANSITIONS
         )
@@ -217,14 +218,9 @@ class ServerTransaction:
         self._transition(ServerInput.TRANSPORT_ERROR)
         return tell_tu
 
-    def next_deadline(self) -> float | None:
-        return min(self._deadlines.values(), default=None)
-
     def handle_timer(self, now: float) -> bool:
         """Fire every timer due at ``now``; True when timer H gave up waiting for the ACK."""
-        return fire_due(
-            self._deadlines, now, self._fire, lambda: self.state is not ServerState.TERMINATED
-        )
+        return self._fire_due(now)
 
     # -- actions -------------------------------------------------------------
 
@@ -239,13 +235,6 @@ class ServerTransaction:
             self._deadlines[timer] = now + self._interval
         return timer is ServerInput.TIMER_H
 
-    def _wait(self, timer: ServerInput, duration: float, now: float) -> None:
-        """Arm a wait timer; one of zero length (reliable transports) fires at once."""
-        if duration <= 0:
-            self._fire(timer, now)
-        else:
-            self._deadlines[timer] = now + duration
-
     def _send(self, response: Response) -> None:
         self._outbox.append(Outgoing(response, self.destination))
 
@@ -256,14 +245,8 @@ class ServerTransaction:
         logger.debug("%s: %s discarded in %s", self._label, event.value, self.state.value)
         return False
 
-    def _transition(self, event: ServerInput) -> None:
-        self._set_state(next_state(self._transitions, self.state, event, self._label))
+    def _clears_timers(self, new: ServerState) -> bool:
+        return new is not ServerState.PROCEEDING
 
-    def _set_state(self, new: ServerState) -> None:
-        old = self.state
-        if new is old:
-            return
-        self.state = new
-        if new is not ServerState.PROCEEDING:
-            self._deadlines.clear()  # the timers of the earlier states no longer apply
-        logger.debug("%s: %s -> %s", self._label, old.value, new.value)
+    def _alive(self) -> bool:
+        return self.state is not ServerState.TERMINATED
