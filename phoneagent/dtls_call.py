@@ -93,15 +93,17 @@ class DtlsCallMedia:
         self._timer = None
         now = self.loop.time()
         for endpoint in self.endpoints.values():
-            deadline = endpoint.get_timer()
-            if deadline is not None and deadline <= now:
-                endpoint.handle_timer(now)
+            endpoint.handle_timer(now)  # each does only what is due
         self._flush()
 
-    def _flush(self) -> None:
+    def _send_pending(self) -> None:
         for component, endpoint in self.endpoints.items():
             for datagram in endpoint.datagrams_to_send():
                 self.send[component](datagram, self.peers[component])
+
+    def _flush(self) -> None:
+        self._send_pending()
+        for component, endpoint in self.endpoints.items():
             while (event := endpoint.next_event()) is not None:
                 if isinstance(event, DtlsEstablished):
                     log.info("DTLS-SRTP %s: %s", component, event.profile)
@@ -131,9 +133,7 @@ class DtlsCallMedia:
         """close_notify on both associations (sent now), then nothing more."""
         for endpoint in self.endpoints.values():
             endpoint.close()
-        for component, endpoint in self.endpoints.items():
-            for datagram in endpoint.datagrams_to_send():
-                self.send[component](datagram, self.peers[component])
+        self._send_pending()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -155,14 +155,17 @@ class MediaSession:
             owed = 1
         if owed > 0 and self._capture_backlog is not None:
             owed = self._pace_to_capture(owed)
-        dtmf_packets = self.dtmf_sender.packets_due(now) if self.dtmf_sender is not None else []
+        dtmf = self.dtmf_sender
+        dtmf_packets = dtmf.packets_due(now) if dtmf is not None else []
+        # While an event is being sent it replaces the audio (RFC 4733 §2.5.1.2).
+        dtmf_sending = dtmf is not None and (bool(dtmf_packets) or dtmf.busy)
         for event_packet in dtmf_packets:
             start = self.sender.timestamp_at(event_packet.event_start)
             rtp = self.sender.packetize(
                 event_packet.payload,
                 0,
                 event_packet.marker,
-                payload_type=self.dtmf_sender.payload_type if self.dtmf_sender else None,
+                payload_type=dtmf.payload_type if dtmf is not None else None,
                 timestamp=event_packet.rtp_timestamp(start),
                 now=now,
             )
@@ -170,7 +173,7 @@ class MediaSession:
         for _ in range(max(0, owed)):
             self._play_one_frame(now)
             pcm = self.source(self.frame_samples)
-            if self.dtmf_sender is not None and (dtmf_packets or self.dtmf_sender.busy):
+            if dtmf_sending:
                 self.sender.skip(self.frame_samples)  # the event replaces this audio
             elif self.can_send:
                 packet = self.sender.packetize(self.codec.encode(pcm), self.frame_samples, now=now)

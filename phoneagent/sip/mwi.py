@@ -68,11 +68,11 @@ class MessageSummary:
                 waiting = value.lower() == "yes"
             elif name == "message-account":
                 account = value or None
-            elif name.endswith("-message") and name[: -len("-message")] in _CLASSES:
+            elif (kind := name.removesuffix("-message")) != name and kind in _CLASSES:
                 match = _COUNTS_RE.fullmatch(value)
                 if match is None:
                     raise RemoteProtocolError(f"{name}: {value[:30]!r} is not new/old", 400)
-                counts[name[: -len("-message")]] = (int(match.group(1)), int(match.group(2)))
+                counts[kind] = (int(match.group(1)), int(match.group(2)))
         if waiting is None:
             raise RemoteProtocolError("message-summary without Messages-Waiting", 400)
         return cls(waiting, account, counts)
